@@ -1,0 +1,129 @@
+/**
+ * The backend interface (one implementation per device) and the registry that picks one.
+ * Every op follows PyTorch's semantics; shapes are row-major and contiguous.
+ *
+ * @module
+ */
+import type { DType } from "./dtype.ts";
+import { DeviceUnavailableError } from "./errors.ts";
+import type { Device, Tensor } from "./tensor.ts";
+
+/** Elementwise unary functions. */
+export type UnaryOp = "exp" | "sigmoid" | "relu" | "tanh" | "silu" | "neg" | "sqrt" | "rsqrt" | "abs";
+
+/** Elementwise binary functions, with NumPy/PyTorch broadcasting. */
+export type BinaryOp = "add" | "sub" | "mul" | "div";
+
+/** Options of {@linkcode Backend.matmul}. */
+export interface MatmulOptions {
+  /** Use Aᵀ (swap A's last two dims). */
+  transA?: boolean;
+  /** Use Bᵀ (swap B's last two dims). */
+  transB?: boolean;
+}
+
+/** Options of {@linkcode Backend.conv2d}. */
+export interface Conv2dOptions {
+  /** Stride [sh, sw] or one number; default 1. */
+  stride?: number | readonly [number, number];
+  /** Zero padding [ph, pw] or one number; default 0. */
+  padding?: number | readonly [number, number];
+  /** Groups; `groups = C_in = C_out` is a depthwise convolution. Default 1. */
+  groups?: number;
+}
+
+/**
+ * The ops a device implements. Inputs are never modified; every op returns new tensors that the
+ * caller owns and must dispose. Floating outputs have the dtype of the inputs; CPU math runs in
+ * f32 and rounds once at the end, as PyTorch's CPU kernels do for f16/bf16.
+ */
+export interface Backend {
+  /** The device this backend serves. */
+  readonly device: Device;
+  /** Copies a tensor from another device (or the host) onto this one. */
+  fromHost(x: Tensor): Tensor;
+  /** A copy with another dtype (rounding to nearest even). */
+  cast(x: Tensor, dtype: DType): Tensor;
+  /** A contiguous copy. */
+  clone(x: Tensor): Tensor;
+
+  /** Batched matrix product `[..., M, K] @ [..., K, N]` with broadcast batch dims. */
+  matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor;
+  /** Elementwise `a op b` with broadcasting. */
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor;
+  /** `x * alpha + beta`. */
+  affine(x: Tensor, alpha: number, beta?: number): Tensor;
+  /** Elementwise function. */
+  unary(op: UnaryOp, x: Tensor): Tensor;
+  /** GELU, exact (erf) or tanh approximation. */
+  gelu(x: Tensor, approximate?: "none" | "tanh"): Tensor;
+  /** softplus(x) = log(1 + exp(βx))/β, linear above `threshold` (PyTorch's defaults 1 and 20). */
+  softplus(x: Tensor, beta?: number, threshold?: number): Tensor;
+  /** Numerically stable softmax along `dim`. */
+  softmax(x: Tensor, dim?: number): Tensor;
+  /** Sum along `dim` (keepdim optional). */
+  sum(x: Tensor, dim: number, keepdim?: boolean): Tensor;
+  /** Mean along `dim` (keepdim optional). */
+  mean(x: Tensor, dim: number, keepdim?: boolean): Tensor;
+
+  /** Layer norm over the last dim, optional affine weight and bias. */
+  layerNorm(x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number): Tensor;
+  /** RMS norm over the last dim: x / sqrt(mean(x²) + eps) · weight (no weight: SRMSNorm). */
+  rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor;
+
+  /** Rows of `table` [V, D] picked by i32 `ids` [...]: output [..., D]. Out-of-range ids throw. */
+  embedding(ids: Tensor, table: Tensor): Tensor;
+  /** 2-D convolution, NCHW input, weight [C_out, C_in/groups, kh, kw]. */
+  conv2d(x: Tensor, weight: Tensor, bias: Tensor | undefined, options?: Conv2dOptions): Tensor;
+  /** Causal depthwise 1-D convolution of [B, C, N] with weight [C, 1, K]: left padding K−1. */
+  causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor;
+  /** Adaptive average pooling of [B, C, H, W] to [B, C, oh, ow] with PyTorch's bin edges. */
+  adaptiveAvgPool2d(x: Tensor, outputSize: readonly [number, number]): Tensor;
+  /** Bilinear resize of [B, C, H, W] to [B, C, oh, ow] (PyTorch's source-index rule). */
+  resizeBilinear(x: Tensor, outputSize: readonly [number, number], alignCorners?: boolean): Tensor;
+
+  /** Permutes dimensions into a contiguous copy. */
+  permute(x: Tensor, dims: readonly number[]): Tensor;
+  /** Concatenates along `dim`. */
+  concat(xs: readonly Tensor[], dim: number): Tensor;
+  /** `length` entries of `dim` starting at `start`, as a contiguous copy. */
+  narrow(x: Tensor, dim: number, start: number, length: number): Tensor;
+}
+
+const backends = new Map<Device, () => Backend>();
+const loaded = new Map<Device, Backend>();
+
+/** Registers the loader of a device's backend (called lazily, once). */
+export function registerBackend(device: Device, load: () => Backend): void {
+  backends.set(device, load);
+  loaded.delete(device);
+}
+
+/** The backend of `device`; throws DeviceUnavailableError when it cannot be loaded. */
+export function backendFor(device: Device): Backend {
+  const ready = loaded.get(device);
+  if (ready !== undefined) return ready;
+  const load = backends.get(device);
+  if (load === undefined) throw new DeviceUnavailableError(device, "no backend is registered for it");
+  const backend = load();
+  loaded.set(device, backend);
+  return backend;
+}
+
+/** Device requests accepted from users: `auto` takes CUDA when it loads, else the CPU. */
+export type DeviceRequest = Device | "auto";
+
+/** Resolves `auto` to the best available device; an explicit device must load or throws. */
+export function resolveDevice(request: DeviceRequest): Device {
+  if (request !== "auto") {
+    backendFor(request);
+    return request;
+  }
+  try {
+    backendFor("cuda");
+    return "cuda";
+  } catch (err) {
+    if (err instanceof DeviceUnavailableError) return "cpu";
+    throw err;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * attnzoo: attention mechanisms as plugins — a model zoo for Deno and Bun.
+ *
+ * @example
+ * ```ts
+ * import { listPlugins, randn, matmul } from "@attnzoo/zoo";
+ * console.log(listPlugins().map((p) => p.name));
+ * using a = randn([64, 64], { seed: 1 });
+ * using b = matmul(a, a, { transB: true });
+ * ```
+ *
+ * @module
+ */
+export * from "./core/errors.ts";
+export * from "./core/dtype.ts";
+export {
+  arange,
+  type Device,
+  full,
+  type NestedArray,
+  ones,
+  Tensor,
+  tensor,
+  type TensorOptions,
+  zeros,
+} from "./core/tensor.ts";
+export { rand, randn, type RandomOptions, Rng } from "./core/random.ts";
+export * from "./core/ops.ts";
+export type { BinaryOp, Conv2dOptions, DeviceRequest, MatmulOptions, UnaryOp } from "./core/backend.ts";
+export { resolveDevice } from "./core/backend.ts";
+export type {
+  FfiSymbol,
+  FfiType,
+  MixerSpec,
+  MixerState,
+  PluginManifest,
+  PluginOps,
+  SymbolTable,
+  TokenMixer,
+} from "./core/plugin.ts";
+export {
+  type Architecture,
+  type BuildContext,
+  type ConfigEnvelope,
+  createModel,
+  type CreateModelOptions,
+  getPlugin,
+  listModels,
+  listPlugins,
+  type Model,
+  modelConfig,
+  type ModelCounts,
+  type ModelInfo,
+  modelInfo,
+  type PluginSummary,
+  registerArchitecture,
+  registerPlugin,
+} from "./core/registry.ts";
