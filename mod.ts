@@ -42,6 +42,7 @@ export {
   type Architecture,
   type BuildContext,
   type ConfigEnvelope,
+  createMixer,
   createModel,
   type CreateModelOptions,
   getPlugin,

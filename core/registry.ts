@@ -9,8 +9,8 @@ import { matchesPattern, nearest } from "./_names.ts";
 import { parseOrThrow } from "./_validate.ts";
 import { type DeviceRequest, resolveDevice } from "./backend.ts";
 import type { DType } from "./dtype.ts";
-import { ConfigError, NotFoundError } from "./errors.ts";
-import { type PluginManifest, PluginManifestSchema } from "./plugin.ts";
+import { ConfigError, DeviceUnavailableError, NotFoundError } from "./errors.ts";
+import { type MixerSpec, type PluginManifest, PluginManifestSchema, type TokenMixer } from "./plugin.ts";
 import type { Device, Tensor } from "./tensor.ts";
 
 /** The fields every pretrained config has; its architecture's schema checks the rest. */
@@ -194,6 +194,37 @@ export function getPlugin(name: string): PluginManifest {
   const plugin = plugins.get(name);
   if (plugin === undefined) throw new NotFoundError("plugin", name, nearest(name, plugins.keys()));
   return plugin;
+}
+
+/**
+ * Builds a token mixer of a registered plugin on `spec.device` — the swappable attention of
+ * every model. `config` is validated by the plugin's schema (defaults filled in); a bad field
+ * throws ConfigError naming it and `source`.
+ */
+export function createMixer(
+  pluginName: string,
+  spec: MixerSpec,
+  config: unknown = {},
+  source = `attention config of plugin "${pluginName}"`,
+): TokenMixer {
+  const plugin = getPlugin(pluginName);
+  const mode = spec.causal ? "causal" : "nonCausal";
+  if (!plugin.supports[mode]) {
+    throw new ConfigError(
+      source,
+      "causal",
+      `plugin "${pluginName}" does not support ${spec.causal ? "causal" : "bidirectional"} use`,
+    );
+  }
+  const parsed = parseOrThrow(plugin.configSchema, config, source);
+  const ops = plugin.ops[spec.device];
+  if (ops === undefined) {
+    throw new DeviceUnavailableError(
+      spec.device,
+      `plugin "${pluginName}" has no ${spec.device} ops (are its kernels built?)`,
+    );
+  }
+  return ops.createMixer(spec, parsed);
 }
 
 /** Registered model names matching `pattern` (`*` and `?` wildcards, case-insensitive), sorted. */

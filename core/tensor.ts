@@ -180,6 +180,12 @@ export class Tensor implements Disposable {
     return this.dtype === "i32" ? Int32Array.from(host as Int32Array) : Float32Array.from(host as Float32Array);
   }
 
+  /** Elements as f32 values whatever the dtype (i32 converted); always a fresh copy on the host. */
+  toFloat32Array(): Float32Array {
+    const values = this.toTypedArray();
+    return values instanceof Float32Array ? values : Float32Array.from(values);
+  }
+
   /** Elements as nested arrays, outermost dimension first; a 0-d tensor gives a number. */
   toArray(): NestedArray {
     const flat = this.toTypedArray();
