@@ -87,6 +87,14 @@ export interface TokenMixer extends Disposable {
   step?(x: Tensor, state: MixerState): Tensor;
 }
 
+/** Parameters and forward FLOPs of one mixer over `tokens` tokens (multiply-add = 2 FLOPs). */
+export interface MixerCost {
+  /** Parameter count of one mixer. */
+  params: number;
+  /** FLOPs of one forward pass over `tokens` tokens of one sequence. */
+  flops: number;
+}
+
 /** Ops a plugin implements on one backend. */
 export interface PluginOps {
   /** Creates the plugin's token mixer; `config` has passed the plugin's config schema. */
@@ -117,6 +125,7 @@ export const PluginManifestSchema: z.ZodType<PluginManifest> = z.object({
     .refine((s) => s.causal || s.nonCausal, "must support causal or non-causal use"),
   configSchema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
   ops: z.object({ cpu: OpsSchema, cuda: OpsSchema.optional() }),
+  cost: fn.optional(),
   kernels: z.object({
     sources: z.array(z.string().regex(/^kernels\/[\w.-]+\.cu$/, "must be kernels/NAME.cu")),
     symbols: z.record(z.string().regex(/^[A-Za-z_]\w*$/), FfiSymbolSchema),
@@ -139,6 +148,8 @@ export interface PluginManifest {
   configSchema: z.ZodType;
   /** Ops per backend: CPU always; CUDA when its kernels are built. */
   ops: { cpu: PluginOps; cuda?: PluginOps };
+  /** Parameters and FLOPs of one mixer, from its spec and config alone (no allocation). */
+  cost?: (spec: MixerSpec, config: unknown, tokens: number) => MixerCost;
   /** CUDA sources (relative to the plugin folder) and the symbols they export. */
   kernels: { sources: string[]; symbols: SymbolTable };
   /** Pretrained model configs: `configs/NAME.json` → its parsed JSON, validated by the registry. */

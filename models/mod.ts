@@ -1,0 +1,16 @@
+/**
+ * The model architectures: ViT (DeiT style) and decoder-only LMs. Importing this module
+ * registers them.
+ *
+ * @module
+ */
+import { registerArchitecture } from "../core/registry.ts";
+import { lm } from "./lm.ts";
+import { vit } from "./vit.ts";
+
+registerArchitecture(vit);
+registerArchitecture(lm);
+
+export { type GenerateOptions, LanguageModel, lm, type LmConfig, LmConfigSchema } from "./lm.ts";
+export { VisionTransformer, vit, type VitConfig, VitConfigSchema } from "./vit.ts";
+export type { SamplingOptions } from "./_sampling.ts";
