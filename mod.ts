@@ -57,3 +57,4 @@ export {
   registerArchitecture,
   registerPlugin,
 } from "./core/registry.ts";
+export * from "./models/mod.ts";

@@ -1,0 +1,49 @@
+// Minimal flag parsing: `--name value` and `--flag`, positional arguments in order.
+import { UsageError } from "./_errors.ts";
+
+/** Parsed command line. */
+export interface Args {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+/** Splits argv into positionals and flags; `--x=y` and `--x y` both work. */
+export function parseArgs(argv: readonly string[], booleanFlags: readonly string[] = []): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split("=", 2);
+    if (booleanFlags.includes(name)) flags.set(name, true);
+    else if (inline !== undefined) flags.set(name, inline);
+    else if (i + 1 < argv.length) flags.set(name, argv[++i]);
+    else throw new UsageError(`--${name} needs a value`);
+  }
+  return { positional, flags };
+}
+
+/** A string flag, or undefined. */
+export function flagString(args: Args, name: string): string | undefined {
+  const v = args.flags.get(name);
+  return typeof v === "string" ? v : undefined;
+}
+
+/** A positive integer flag with a default; anything else is a usage error. */
+export function flagInt(args: Args, name: string, fallback: number): number {
+  const v = flagString(args, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+/** Rejects flags the command does not know. */
+export function onlyFlags(args: Args, known: readonly string[]): void {
+  for (const name of args.flags.keys()) {
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
+  }
+}

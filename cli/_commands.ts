@@ -1,0 +1,229 @@
+// The CLI commands over the public registry.
+import { readFileSync } from "node:fs";
+import { CheckpointError } from "../core/errors.ts";
+import { decodePng } from "../core/io/png.ts";
+import { narrow, resizeBilinear, softmax, toDevice } from "../core/ops.ts";
+import { randn } from "../core/random.ts";
+import { createModel, listModels, type Model, modelConfig, modelInfo } from "../core/registry.ts";
+import { type Tensor, tensor } from "../core/tensor.ts";
+import type { DType } from "../core/dtype.ts";
+import "../mod.ts";
+import { LanguageModel } from "../models/lm.ts";
+import { type Args, flagInt, flagString, onlyFlags, parseArgs } from "./_args.ts";
+import { UsageError } from "./_errors.ts";
+
+export { UsageError };
+
+type Print = (line: string) => void;
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** Runs one command line; throws UsageError for bad arguments and AttnzooErrors for the rest. */
+export function runCommand(argv: readonly string[], print: Print): void {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "list":
+      return list(parseArgs(rest), print);
+    case "info":
+      return info(parseArgs(rest), print);
+    case "run":
+      return run(parseArgs(rest), print);
+    case "bench":
+      return bench(parseArgs(rest), print);
+    case undefined:
+    case "help":
+    case "--help":
+      print("attnzoo list [PATTERN]            models matching a pattern (* and ? wildcards)");
+      print("attnzoo info NAME                 model card, parameters and FLOPs");
+      print("attnzoo run NAME [--weights F] [--image F.png] [--tokens 1,2,3 --max-new N] [--device D] [--dtype T]");
+      print("attnzoo bench NAME [--batch B] [--tokens N] [--runs R] [--device D] [--dtype T]");
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function human(n: number, unit = ""): string {
+  for (const [scale, suffix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]] as const) {
+    if (Math.abs(n) >= scale) return `${(n / scale).toFixed(2)}${suffix}${unit}`;
+  }
+  return `${n}${unit}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+}
+
+function list(args: Args, print: Print): void {
+  onlyFlags(args, []);
+  const names = listModels(args.positional[0] ?? "*");
+  const rows = [["model", "plugin", "arch", "params", "FLOPs"]];
+  for (const name of names) {
+    const i = modelInfo(name);
+    rows.push([name, i.plugin, i.architecture, human(i.params), `${human(i.flops)}/${i.per}`]);
+  }
+  for (const line of table(rows)) print(line);
+  print(`${names.length} model${names.length === 1 ? "" : "s"}`);
+}
+
+function oneName(args: Args): string {
+  if (args.positional.length !== 1) throw new UsageError("expected exactly one model name");
+  return args.positional[0];
+}
+
+function info(args: Args, print: Print): void {
+  onlyFlags(args, []);
+  const i = modelInfo(oneName(args));
+  print(`${i.name}  (${i.architecture}, plugin ${i.plugin}, ${i.source})`);
+  print(`  params  ${i.params.toLocaleString("en-US")} (${human(i.params)})`);
+  print(`  FLOPs   ${human(i.flops)} per ${i.per}`);
+  for (const [key, value] of Object.entries(i.card)) {
+    print(`  ${key.padEnd(8)}${typeof value === "string" ? value : JSON.stringify(value)}`);
+  }
+}
+
+function modelOptions(args: Args): { device: "cpu" | "cuda" | "auto"; dtype: DType; weights?: string } {
+  const device = flagString(args, "device") ?? "auto";
+  if (device !== "cpu" && device !== "cuda" && device !== "auto") {
+    throw new UsageError(`--device must be cpu, cuda or auto`);
+  }
+  const dtype = flagString(args, "dtype") ?? "f32";
+  if (dtype !== "f32" && dtype !== "f16" && dtype !== "bf16") throw new UsageError(`--dtype must be f32, f16 or bf16`);
+  return { device, dtype, weights: flagString(args, "weights") };
+}
+
+function parseTokens(text: string): number[] {
+  const ids = text.split(",").map((t) => Number(t.trim()));
+  if (ids.length === 0 || ids.some((t) => !Number.isInteger(t) || t < 0)) {
+    throw new UsageError(`--tokens must be comma-separated non-negative integers, got "${text}"`);
+  }
+  return ids;
+}
+
+function readImage(path: string, size: number, card: Record<string, unknown>): Tensor {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new CheckpointError(path, `cannot read image (${(err as Error).message})`);
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    throw new CheckpointError(path, "JPEG input is not supported yet; convert it to PNG");
+  }
+  const image = decodePng(bytes, path);
+  const mean = Array.isArray(card.mean) ? card.mean as number[] : IMAGENET_MEAN;
+  const std = Array.isArray(card.std) ? card.std as number[] : IMAGENET_STD;
+  const chw = new Float32Array(3 * image.width * image.height);
+  const plane = image.width * image.height;
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) chw[c * plane + i] = (image.rgb[i * 3 + c] / 255 - mean[c]) / std[c];
+  }
+  // resize the shorter side to size / 0.875, then centre-crop size × size (timm's eval transform)
+  using full = tensor(chw, { shape: [1, 3, image.height, image.width] });
+  const scale = Math.round(size / 0.875) / Math.min(image.height, image.width);
+  const h = Math.max(size, Math.round(image.height * scale));
+  const w = Math.max(size, Math.round(image.width * scale));
+  using resized = resizeBilinear(full, [h, w]);
+  using rows = narrow(resized, 2, Math.floor((h - size) / 2), size);
+  return narrow(rows, 3, Math.floor((w - size) / 2), size);
+}
+
+function topK(probs: Float32Array, k: number): [number, number][] {
+  return [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, k).map((i) => [i, probs[i]]);
+}
+
+function run(args: Args, print: Print): void {
+  onlyFlags(args, [
+    "weights",
+    "image",
+    "tokens",
+    "max-new",
+    "device",
+    "dtype",
+    "seed",
+    "temperature",
+    "top-k",
+    "top-p",
+  ]);
+  const name = oneName(args);
+  const config = modelConfig(name);
+  const start = performance.now();
+  using model = createModel(name, modelOptions(args));
+  print(`${name}: built on ${model.device} in ${(performance.now() - start).toFixed(0)} ms`);
+  if (model instanceof LanguageModel) return generate(model, args, print);
+  const size = (config as { imageSize?: number }).imageSize ?? 224;
+  const imagePath = flagString(args, "image");
+  using host = imagePath !== undefined
+    ? readImage(imagePath, size, config.card)
+    : randn([1, 3, size, size], { seed: 1 });
+  using images = toDevice(host, model.device);
+  const t0 = performance.now();
+  using logits = (model as Model & { forward(x: Tensor): Tensor }).forward(images);
+  using probs = softmax(logits, -1);
+  const elapsed = performance.now() - t0;
+  print(`forward: ${elapsed.toFixed(1)} ms${imagePath === undefined ? " (random image)" : ""}`);
+  for (const [cls, p] of topK(probs.toFloat32Array(), 5)) {
+    print(`  class ${String(cls).padStart(4)}  ${(100 * p).toFixed(2)}%`);
+  }
+}
+
+function generate(model: LanguageModel, args: Args, print: Print): void {
+  const tokens = parseTokens(flagString(args, "tokens") ?? "1");
+  const vocab = model.config.vocabSize;
+  const bad = tokens.find((t) => t >= vocab);
+  if (bad !== undefined) throw new UsageError(`token ${bad} is outside the vocabulary of ${vocab}`);
+  const maxNew = flagInt(args, "max-new", 16);
+  const temperature = Number(flagString(args, "temperature") ?? 0);
+  const t0 = performance.now();
+  const [out] = model.generate([tokens], {
+    maxNew,
+    temperature,
+    topK: flagInt(args, "top-k", 1_000_000_000),
+    topP: Number(flagString(args, "top-p") ?? 1),
+    seed: flagInt(args, "seed", 1),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  print(`prompt:    ${tokens.join(",")}`);
+  print(`generated: ${out.join(",")}`);
+  print(`${(out.length / seconds).toFixed(1)} tokens/s (${temperature > 0 ? "sampled" : "greedy"}, prefill included)`);
+}
+
+function bench(args: Args, print: Print): void {
+  onlyFlags(args, ["batch", "tokens", "runs", "device", "dtype"]);
+  const name = oneName(args);
+  const config = modelConfig(name);
+  using model = createModel(name, modelOptions(args));
+  const batch = flagInt(args, "batch", 1);
+  const runs = flagInt(args, "runs", 3);
+  let input: Tensor;
+  let items: number;
+  if (model instanceof LanguageModel) {
+    const n = flagInt(args, "tokens", 128);
+    const ids = Int32Array.from({ length: batch * n }, (_, i) => (i * 7919) % model.config.vocabSize);
+    input = tensor(ids, { shape: [batch, n] });
+    items = batch * n;
+  } else {
+    const size = (config as { imageSize?: number }).imageSize ?? 224;
+    input = randn([batch, 3, size, size], { seed: 1 });
+    items = batch;
+  }
+  using host = input;
+  using x = toDevice(host, model.device);
+  const forward = (): Tensor => (model as Model & { forward(x: Tensor): Tensor }).forward(x);
+  forward().dispose();
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    forward().dispose();
+    times.push(performance.now() - t0);
+  }
+  const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  const unit = model instanceof LanguageModel ? "tokens" : "images";
+  print(
+    `${name} on ${model.device}: ${median.toFixed(1)} ms per forward (median of ${runs}), ${
+      (items / (median / 1000)).toFixed(1)
+    } ${unit}/s`,
+  );
+}
