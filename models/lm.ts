@@ -280,7 +280,7 @@ function build(config: ConfigEnvelope, context: BuildContext): LanguageModel {
       const mixer = createMixer(
         choices[i].plugin,
         mixerSpec(c, i, context.device, context.dtype, context.seed),
-        { maxLength: c.maxLength, ...pluginConfig(choices[i]) },
+        pluginConfig(choices[i]),
         `model "${c.name}" attention of layer ${i}`,
       );
       mixers.push(mixer);
@@ -323,7 +323,7 @@ function count(config: ConfigEnvelope, plugin: BuildContext["plugin"]): ModelCou
     const mixer = mixerCost(
       plugin(choices[i].plugin),
       spec,
-      { maxLength: c.maxLength, ...pluginConfig(choices[i]) },
+      pluginConfig(choices[i]),
       c.maxLength,
     );
     params += mixer.params + 3 * c.dim * c.mlpHidden + normParams * (c.hybridNorm ? 4 : 2);
