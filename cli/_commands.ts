@@ -1,6 +1,7 @@
 // The CLI commands over the public registry.
 import { readFileSync } from "node:fs";
 import { CheckpointError } from "../core/errors.ts";
+import { decodeJpeg } from "../core/io/jpeg.ts";
 import { decodePng } from "../core/io/png.ts";
 import { narrow, resizeBilinear, softmax, toDevice } from "../core/ops.ts";
 import { randn } from "../core/random.ts";
