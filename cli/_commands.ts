@@ -110,10 +110,7 @@ function readImage(path: string, size: number, card: Record<string, unknown>): T
   } catch (err) {
     throw new CheckpointError(path, `cannot read image (${(err as Error).message})`);
   }
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-    throw new CheckpointError(path, "JPEG input is not supported yet; convert it to PNG");
-  }
-  const image = decodePng(bytes, path);
+  const image = bytes[0] === 0xff && bytes[1] === 0xd8 ? decodeJpeg(bytes, path) : decodePng(bytes, path);
   const mean = Array.isArray(card.mean) ? card.mean as number[] : IMAGENET_MEAN;
   const std = Array.isArray(card.std) ? card.std as number[] : IMAGENET_STD;
   const chw = new Float32Array(3 * image.width * image.height);
