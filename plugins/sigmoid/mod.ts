@@ -1,0 +1,53 @@
+/**
+ * Sigmoid attention (FlashSigmoid, arXiv 2409.04431): O = σ(Q Kᵀ·d^-½ + b) V with b = −ln(n),
+ * causal masking, ALiBi with the full-offset rule, GQA and QK-norm. CPU reference forward and
+ * backward, and the token mixer for ViTs and LMs.
+ *
+ * @module
+ */
+import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
+import { mixerGeometry } from "./_mixer_params.ts";
+import { parseSigmoidConfig, sigmoidConfigSchema } from "./config.ts";
+import { createSigmoidMixer } from "./mixer.ts";
+
+export { parseSigmoidConfig, type SigmoidConfig, sigmoidConfigSchema } from "./config.ts";
+export { createSigmoidMixer } from "./mixer.ts";
+export {
+  type QkNormOptions,
+  sigmoidAttention,
+  sigmoidAttentionBackward,
+  type SigmoidAttentionGrads,
+  type SigmoidAttentionOptions,
+} from "./reference.ts";
+export type { Slopes } from "./_heads.ts";
+
+/** Parameters and forward FLOPs of one sigmoid mixer over `tokens` tokens. */
+export function sigmoidMixerCost(spec: MixerSpec, config: unknown, tokens: number): MixerCost {
+  const c = parseSigmoidConfig(config);
+  const geo = mixerGeometry("sigmoid mixer", spec);
+  const qkvRows = (geo.heads + 2 * geo.kvHeads) * geo.headDim;
+  const inner = geo.heads * geo.headDim;
+  const normParams = c.qkNorm === "none" ? 0 : (c.qkNorm === "rms" ? 2 : 4) * geo.headDim;
+  const params = qkvRows * spec.dim + inner * spec.dim + (spec.qkvBias ? qkvRows + spec.dim : 0) + normParams;
+  const pairs = spec.causal ? (tokens * (tokens + 1)) / 2 : tokens * tokens;
+  const flops = 2 * tokens * (qkvRows + inner) * spec.dim + 4 * geo.heads * pairs * geo.headDim;
+  return { params, flops };
+}
+
+/** The sigmoid attention plugin. */
+export const plugin: PluginManifest = {
+  name: "sigmoid",
+  title: "Sigmoid attention (FlashSigmoid)",
+  paper: {
+    title: "Theory, Analysis, and Best Practices for Sigmoid Self-Attention",
+    arxiv: "2409.04431",
+    code: "https://github.com/apple/ml-sigmoid-attention",
+  },
+  supports: { causal: true, nonCausal: true },
+  configSchema: sigmoidConfigSchema,
+  ops: { cpu: { createMixer: createSigmoidMixer } },
+  cost: sigmoidMixerCost,
+  kernels: { sources: [], symbols: {} },
+  configs: {},
+  baseUrl: new URL(".", import.meta.url).href,
+};
