@@ -1,7 +1,7 @@
 // QK-norm in f64: RMSNorm or LayerNorm over the head dim of each row, learnable weight (and bias
 // for LayerNorm), with its exact backward.
 
-/** Which normalisation QK-norm applies. */
+/** Which normalisation QK-norm applies: RMSNorm or LayerNorm. */
 export type QkNormKind = "rms" | "layer";
 
 /** One norm's parameters, as f64. */

@@ -20,6 +20,7 @@ export {
   type SigmoidAttentionOptions,
 } from "./reference.ts";
 export type { Slopes } from "./_heads.ts";
+export type { QkNormKind } from "./_qk_norm.ts";
 
 /** Parameters and forward FLOPs of one sigmoid mixer over `tokens` tokens. */
 export function sigmoidMixerCost(spec: MixerSpec, config: unknown, tokens: number): MixerCost {
