@@ -4,7 +4,7 @@
 import { ConfigError, ShapeError } from "../../../core/errors.ts";
 import type { MixerSpec, TokenMixer } from "../../../core/plugin.ts";
 import { randn } from "../../../core/random.ts";
-import { registerPlugin } from "../../../core/registry.ts";
+import { createMixer, getPlugin, listPlugins, registerPlugin } from "../../../core/registry.ts";
 import { type Tensor, tensor } from "../../../core/tensor.ts";
 import { layerDecayRates } from "../../../plugins/lightning/decay.ts";
 import { createLightningMixer, lightningMixerCost } from "../../../plugins/lightning/mixer.ts";
@@ -220,10 +220,24 @@ test("lightning mixer: bad config and inputs throw typed errors", () => {
   assertThrows(() => mixer.step!(randn([1, 1, 64]), state), ShapeError, "2 sequences");
 });
 
-test("lightning mixer: the manifest registers, and a non-default hidden width works without LRPE", () => {
-  const registered = registerPlugin(plugin);
+test("lightning mixer: the manifest registers and builds mixers through the registry", () => {
+  // another suite may have registered the plugin already (Bun shares modules across test files)
+  const registered = listPlugins().some((p) => p.name === "lightning")
+    ? getPlugin("lightning")
+    : registerPlugin(plugin);
   assertEquals(registered.name, "lightning");
+  using direct = createLightningMixer(spec(1, { dim: 16, heads: 2 }), {});
+  using viaRegistry = createMixer("lightning", spec(1, { dim: 16, heads: 2 }), { blockSize: 2 });
+  viaRegistry.parameters.set("qkvu_proj.weight", direct.parameters.get("qkvu_proj.weight")!);
+  viaRegistry.parameters.set("out_proj.weight", direct.parameters.get("out_proj.weight")!);
+  const x = randn([1, 5, 16], { seed: 950 });
+  assertRelativeError(viaRegistry.forward(x).toFloat32Array(), direct.forward(x).toFloat32Array(), 1e-6);
+  assertThrows(() => createMixer("lightning", spec(1), { blockSize: -1 }), ConfigError, "blockSize");
+});
+
+test("lightning mixer: a hidden width other than the model width works without LRPE", () => {
   using mixer = createLightningMixer(spec(1, { dim: 16, heads: 2 }), { hiddenDim: 8, useLrpeList: [0, 0] });
   assertEquals(mixer.parameters.get("qkvu_proj.weight")!.shape, [32, 16]);
+  assertEquals(mixer.parameters.get("out_proj.weight")!.shape, [16, 8]);
   assertEquals(mixer.forward(randn([1, 4, 16])).shape, [1, 4, 16]);
 });
