@@ -3,7 +3,7 @@
 // file against the real bun:ffi types through _bun_ffi.ts.
 import type { FfiType, SymbolTable } from "../plugin.ts";
 import type { BunFfi, BunType } from "./_bun_ffi.ts";
-import type { FfiAdapter, NativeArg, NativeFn, NativeLibrary } from "./_types.ts";
+import type { BoundSymbols, FfiAdapter, NativeArg, NativeFn, NativeLibrary } from "./_types.ts";
 
 const bunFfi = (await import("bun:ffi" as string)) as BunFfi;
 
@@ -29,7 +29,6 @@ export const bunAdapter: FfiAdapter = {
   open<S extends SymbolTable>(path: string, symbols: S): NativeLibrary<S> {
     const definitions: Record<string, { args: BunType[]; returns: BunType }> = {};
     for (const [name, symbol] of Object.entries(symbols)) {
-      if (symbol.parameters.includes("void")) throw new TypeError(`${name}: "void" is not a parameter type`);
       definitions[name] = { args: symbol.parameters.map((t) => bunTypes[t]), returns: bunTypes[symbol.result] };
     }
     const library = bunFfi.dlopen(path, definitions);
@@ -40,6 +39,6 @@ export const bunAdapter: FfiAdapter = {
       if (open) library.close();
       open = false;
     };
-    return { path, symbols: bound as { [K in keyof S]: NativeFn }, close, [Symbol.dispose]: close };
+    return { path, symbols: bound as BoundSymbols<S>, close, [Symbol.dispose]: close };
   },
 };

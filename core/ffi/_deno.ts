@@ -1,14 +1,14 @@
 // Deno adapter: Deno.dlopen. "pointer" parameters become "buffer" so typed arrays pass without
 // copies; pointer results become bigint addresses so both runtimes return the same thing.
 import type { FfiType, SymbolTable } from "../plugin.ts";
-import type { FfiAdapter, NativeFn, NativeLibrary } from "./_types.ts";
+import type { BoundSymbols, FfiAdapter, NativeFn, NativeLibrary } from "./_types.ts";
 
 type DenoParameter = Exclude<FfiType, "void" | "pointer"> | "buffer";
 type DenoResult = Exclude<FfiType, "pointer"> | "pointer";
 
+// openLibrary has already rejected "void" parameters.
 function parameterType(type: FfiType): DenoParameter {
-  if (type === "void") throw new TypeError(`"void" is not a parameter type`);
-  return type === "pointer" ? "buffer" : type;
+  return type === "pointer" ? "buffer" : type as DenoParameter;
 }
 
 function bind(raw: (...args: unknown[]) => unknown, result: FfiType): NativeFn {
@@ -32,6 +32,6 @@ export const denoAdapter: FfiAdapter = {
       if (open) library.close();
       open = false;
     };
-    return { path, symbols: bound as { [K in keyof S]: NativeFn }, close, [Symbol.dispose]: close };
+    return { path, symbols: bound as BoundSymbols<S>, close, [Symbol.dispose]: close };
   },
 };

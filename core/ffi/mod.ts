@@ -6,13 +6,13 @@
  *
  * @module
  */
-import { NativeError } from "../errors.ts";
-import type { SymbolTable } from "../plugin.ts";
+import { ConfigError, NativeError } from "../errors.ts";
+import { FfiTypeSchema, type SymbolTable } from "../plugin.ts";
 import type { FfiAdapter, NativeLibrary } from "./_types.ts";
 import { findMissingSymbols } from "./_missing.ts";
 
 export type { FfiSymbol, FfiType, SymbolTable } from "../plugin.ts";
-export type { NativeArg, NativeFn, NativeLibrary } from "./_types.ts";
+export type { BoundSymbols, NativeArg, NativeFn, NativeLibrary, NativeResult } from "./_types.ts";
 export { check, readLastError } from "./_status.ts";
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
@@ -28,8 +28,10 @@ export function runtimeName(): "deno" | "bun" {
  * Opens the shared library at `path` and binds `symbols` (synchronously). Throws
  * {@linkcode NativeError} (op "openLibrary", code -1) naming the path and either the symbols the
  * library lacks or, when nothing binds (no such file, bad ELF, no symbol found), the loader's message.
+ * A malformed table (unknown type, "void" parameter, empty table) is a {@linkcode ConfigError}.
  */
 export function openLibrary<S extends SymbolTable>(path: string, symbols: S): NativeLibrary<S> {
+  validateSymbols(path, symbols);
   try {
     return adapter.open(path, symbols);
   } catch (error) {
@@ -38,5 +40,24 @@ export function openLibrary<S extends SymbolTable>(path: string, symbols: S): Na
     const partial = missing.length > 0 && missing.length < Object.keys(symbols).length;
     const detail = partial ? `missing symbol${missing.length > 1 ? "s" : ""} ${missing.join(", ")}` : osMessage;
     throw new NativeError("openLibrary", -1, `${path}: ${detail}`);
+  }
+}
+
+const types: ReadonlySet<string> = new Set(FfiTypeSchema.options);
+
+// Checked here so the adapters can map types blindly and a bad table is never mistaken for a
+// missing symbol.
+function validateSymbols(path: string, symbols: SymbolTable): void {
+  const source = `symbol table for ${path}`;
+  const names = Object.keys(symbols);
+  if (names.length === 0) throw new ConfigError(source, "", "declares no symbols");
+  for (const name of names) {
+    const { parameters, result } = symbols[name];
+    parameters.forEach((type, i) => {
+      if (!types.has(type) || type === "void") {
+        throw new ConfigError(source, `${name}.parameters[${i}]`, `"${type}" is not a parameter type`);
+      }
+    });
+    if (!types.has(result)) throw new ConfigError(source, `${name}.result`, `"${result}" is not a result type`);
   }
 }
