@@ -41,6 +41,7 @@ export type {
 export {
   type Architecture,
   type BuildContext,
+  buildModel,
   type ConfigEnvelope,
   createMixer,
   createModel,

@@ -271,9 +271,19 @@ export function modelConfig(name: string): ConfigEnvelope {
  * checkpoint that does not match is rejected whole; no half-loaded model is returned.
  */
 export function createModel(name: string, options: CreateModelOptions = {}): Model {
-  const { config, architecture } = validated(entry(name));
+  const found = entry(name);
+  return buildModel(found.config, options, found.source);
+}
+
+/**
+ * Builds a model from a config object that need not be registered (experiments, tests): it is
+ * validated by its architecture's schema, errors naming `source` and the field.
+ */
+export function buildModel(config: unknown, options: CreateModelOptions = {}, source = "model config"): Model {
+  const envelope = parseOrThrow(ConfigEnvelopeSchema, config, source);
+  const { config: validConfig, architecture } = validated({ config: envelope, plugin: "", source });
   const device = resolveDevice(options.device ?? "auto");
-  const model = architecture.create(config, {
+  const model = architecture.create(validConfig, {
     device,
     dtype: options.dtype ?? "f32",
     seed: options.seed ?? 0,
@@ -281,9 +291,7 @@ export function createModel(name: string, options: CreateModelOptions = {}): Mod
   });
   if (options.weights !== undefined) {
     try {
-      if (weightLoader === undefined) {
-        throw new ConfigError("createModel", "weights", "no checkpoint loader is installed");
-      }
+      if (weightLoader === undefined) throw new ConfigError(source, "weights", "no checkpoint loader is installed");
       weightLoader(model, options.weights);
     } catch (err) {
       model.dispose();
