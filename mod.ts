@@ -58,4 +58,8 @@ export {
   registerArchitecture,
   registerPlugin,
 } from "./core/registry.ts";
+export * from "./core/io/mod.ts";
+export { loadWeights } from "./core/io/weights.ts";
+export { decodeJpeg } from "./core/io/jpeg.ts";
+export { decodePng, type RgbImage } from "./core/io/png.ts";
 export * from "./models/mod.ts";

@@ -1,0 +1,117 @@
+// Whole models against the official PyTorch models (tests/fixtures/gen_models.py): our CPU
+// forward, with the official weights loaded by name, reproduces the official logits.
+import "../../mod.ts";
+import { applyStateDict, readSafetensors } from "../../core/io/mod.ts";
+import { buildModel, type Model } from "../../core/registry.ts";
+import { type Tensor, tensor } from "../../core/tensor.ts";
+import type { LanguageModel } from "../../models/lm.ts";
+import { assertEquals, assertRelativeError } from "../_assert.ts";
+import { test } from "../_harness.ts";
+
+const fixture = (name: string): string => new URL(`../fixtures/models/${name}`, import.meta.url).pathname;
+const card = { summary: "parity fixture", paper: "-", weights: "random (official code)" };
+
+/** Splits a fixture into the state dict and the named extras (input, logits, …). */
+function readFixture(name: string, extras: string[]): { weights: Map<string, Tensor>; extra: Map<string, Tensor> } {
+  const all = readSafetensors(fixture(`${name}.safetensors`));
+  const extra = new Map<string, Tensor>();
+  for (const key of extras) {
+    extra.set(key, all.get(key)!);
+    all.delete(key);
+  }
+  return { weights: all, extra };
+}
+
+function checkVision(name: string, config: Record<string, unknown>, weightsFile?: string): void {
+  const { weights, extra } = readFixture(name, ["input", "logits"]);
+  using model = buildModel({ name, card, ...config }, {
+    device: "cpu",
+    weights: weightsFile && fixture(weightsFile),
+  }) as
+    & Model
+    & { forward(x: Tensor): Tensor };
+  if (weightsFile === undefined) applyStateDict(model.parameters, weights, { source: name });
+  else for (const t of weights.values()) t.dispose();
+  using input = extra.get("input")!;
+  using expected = extra.get("logits")!;
+  using logits = model.forward(input);
+  assertEquals(logits.shape, expected.shape, `${name} logits shape`);
+  assertRelativeError(logits.toFloat32Array(), expected.toFloat32Array(), 1e-4, `${name} logits`);
+}
+
+test("parity: timm DeiT (softmax blocks) logits", () => {
+  checkVision("deit_tiny", {
+    architecture: "vit",
+    imageSize: 32,
+    patchSize: 8,
+    numClasses: 10,
+    dim: 48,
+    depth: 2,
+    heads: 3,
+    attention: { plugin: "softmax" },
+  });
+});
+
+test("parity: official Agent-DeiT (agent blocks 0–1, softmax after) from its .pth", () => {
+  checkVision("agent_deit", {
+    architecture: "vit",
+    imageSize: 32,
+    patchSize: 8,
+    numClasses: 10,
+    dim: 48,
+    depth: 4,
+    heads: 3,
+    attention: [{ plugin: "agent", blocks: [0, 2], agentNum: 9 }, { plugin: "softmax", blocks: [2, 4] }],
+  }, "agent_deit.pth");
+});
+
+const pvt = {
+  architecture: "pvt",
+  imageSize: 64,
+  patchSize: 4,
+  numClasses: 10,
+  dims: [16, 32, 48, 64],
+  heads: [1, 2, 3, 4],
+  depths: [1, 1, 1, 1],
+  mlpRatios: [2, 2, 2, 2],
+};
+
+test("parity: official Agent-PVT (agent sr 2 in stage 1) logits", () => {
+  checkVision("agent_pvt", {
+    ...pvt,
+    stages: [2, 1, 1, 1].map((srRatio) => ({ plugin: "agent", agentNum: 4, srRatio, projection: "q_kv" })),
+  });
+});
+
+test("parity: official FLatten-PVT (sr 2 in stage 1) logits", () => {
+  checkVision("flatten_pvt", {
+    ...pvt,
+    unusedFinalNorm: true,
+    stages: [2, 1, 1, 1].map((srRatio) => ({ plugin: "flatten", srRatio, projection: "q_kv" })),
+  });
+});
+
+test("parity: HF TransNormerLLM logits and greedy generation", () => {
+  const { weights, extra } = readFixture("transnormer", ["input", "logits", "prompt", "greedy"]);
+  using model = buildModel({
+    name: "transnormer_tiny",
+    card,
+    architecture: "lm",
+    style: "transnormer",
+    vocabSize: 97,
+    dim: 64,
+    depth: 2,
+    heads: 4,
+    mlpHidden: 96,
+    embedScale: true,
+    attention: [{ plugin: "lightning", blocks: [0, 1], lrpe: true }, { plugin: "lightning", blocks: [1, 2] }],
+  }, { device: "cpu" }) as LanguageModel;
+  applyStateDict(model.parameters, weights, { source: "transnormer" });
+  using ids = tensor(Int32Array.from(extra.get("input")!.toFloat32Array()), { shape: extra.get("input")!.shape });
+  using logits = model.forward(ids);
+  assertRelativeError(logits.toFloat32Array(), extra.get("logits")!.toFloat32Array(), 1e-4, "transnormer logits");
+  const prompt = [...extra.get("prompt")!.toFloat32Array()];
+  const greedy = [...extra.get("greedy")!.toFloat32Array()];
+  assertEquals(model.generate([prompt], { maxNew: greedy.length }), [greedy], "greedy tokens");
+  for (const t of extra.values()) t.dispose();
+});
