@@ -56,7 +56,8 @@ class VisionAgentMixer implements TokenMixer {
     using windows = windowsFirst.reshape([-1, wh * ww, g.dim]);
     using attended = this.#attend(windows);
     using tilesOut = attended.reshape([b, h / wh, w / ww, wh, ww, g.dim]);
-    using gridOut = permute(tilesOut, [0, 1, 3, 2, 4, 5]);
+    using tilesBack = permute(tilesOut, [0, 1, 3, 2, 4, 5]);
+    using gridOut = tilesBack.reshape([b, h, w, g.dim]);
     using unshifted = roll(gridOut, g.shift);
     return unshifted.reshape([b, h * w, g.dim]);
   }

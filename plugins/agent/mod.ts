@@ -10,7 +10,15 @@
 import type { MixerCost, MixerSpec, PluginManifest, TokenMixer } from "../../core/plugin.ts";
 import { numel } from "../../core/tensor.ts";
 import { causalAgentParameterShapes, createCausalAgentMixer } from "./causal_mixer.ts";
-import { AgentConfigSchema, agentGeometry, agentParameterShapes, checkHeads, parseAgentConfig } from "./config.ts";
+import { ConfigError } from "../../core/errors.ts";
+import {
+  AgentConfigSchema,
+  agentGeometry,
+  agentParameterShapes,
+  checkHeads,
+  CONFIG_SOURCE,
+  parseAgentConfig,
+} from "./config.ts";
 import { createVisionAgentMixer } from "./mixer.ts";
 
 export {
@@ -34,6 +42,13 @@ export { createVisionAgentMixer } from "./mixer.ts";
 /** Creates the agent mixer of a spec: the causal LM form or the vision form its config selects. */
 export function createAgentMixer(spec: MixerSpec, config: unknown): TokenMixer {
   const parsed = parseAgentConfig(config);
+  if (spec.kvHeads !== undefined && spec.kvHeads !== spec.heads) {
+    throw new ConfigError(
+      CONFIG_SOURCE,
+      "kvHeads",
+      `agent attention has no grouped k/v heads (${spec.kvHeads} ≠ ${spec.heads})`,
+    );
+  }
   return spec.causal ? createCausalAgentMixer(spec, parsed) : createVisionAgentMixer(spec, parsed);
 }
 
