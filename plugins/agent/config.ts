@@ -108,16 +108,20 @@ export function agentGeometry(spec: GeometrySpec, config: AgentConfig): AgentGeo
     throw new ConfigError(CONFIG_SOURCE, "grid", `must be two positive integers, got [${h}, ${w}]`);
   }
   const classToken = spec.classToken ?? false;
-  const window: [number, number] = config.window === undefined ? [h, w] : [config.window, config.window];
+  // As the official Swin block: a window at least as large as the grid becomes the grid, unshifted.
+  const whole = config.window === undefined || config.window >= Math.min(h, w);
+  const side = whole ? Math.min(h, w) : config.window!;
+  const window: [number, number] = config.window === undefined ? [h, w] : [side, side];
+  const shift = whole ? 0 : config.shift;
   if (h % window[0] !== 0 || w % window[1] !== 0) {
     throw new ConfigError(CONFIG_SOURCE, "window", `window ${config.window} does not tile the grid [${h}, ${w}]`);
   }
   const windowed = window[0] !== h || window[1] !== w;
-  if (classToken && (windowed || config.shift !== 0)) {
+  if (classToken && (windowed || shift !== 0)) {
     throw new ConfigError(CONFIG_SOURCE, "window", "windows and shifts cannot be used with a class token");
   }
-  if (config.shift >= Math.min(window[0], window[1]) && config.shift !== 0) {
-    throw new ConfigError(CONFIG_SOURCE, "shift", `shift ${config.shift} must be smaller than the window [${window}]`);
+  if (shift >= side) {
+    throw new ConfigError(CONFIG_SOURCE, "shift", `shift ${shift} must be smaller than the window ${side}`);
   }
   const r = config.srRatio;
   if (r > 1) {
@@ -140,7 +144,7 @@ export function agentGeometry(spec: GeometrySpec, config: AgentConfig): AgentGeo
     grid: [h, w],
     classToken,
     window,
-    shift: config.shift,
+    shift,
     srRatio: r,
     kvGrid: [window[0] / r, window[1] / r],
     projection: config.projection,

@@ -108,6 +108,9 @@ test("config: defaults, perfect-square agents, heads dividing C, grid needed, wi
     "does not divide",
   );
   assertThrows(() => agentGeometry({ ...spec, classToken: true }, parseAgentConfig({ window: 4 })), ConfigError);
+  const clamped = agentGeometry(spec, parseAgentConfig({ window: 56, shift: 3 }));
+  assert(clamped.window.join() === "8,8" && clamped.shift === 0, "a window beyond the grid is the grid, unshifted");
+  assertThrows(() => agentGeometry(spec, parseAgentConfig({ window: 4, shift: 4 })), ConfigError, "shift");
   assertThrows(() => parseAgentConfig({ agentNum: 0 }), ConfigError, "agentNum");
   assertThrows(() => parseAgentConfig({ agents: 9 }), ConfigError);
   assert(AgentConfigSchema.safeParse({ projection: "kv" }).success === false);
