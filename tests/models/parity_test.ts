@@ -104,7 +104,7 @@ test("parity: HF TransNormerLLM logits and greedy generation", () => {
     heads: 4,
     mlpHidden: 96,
     embedScale: true,
-    attention: [{ plugin: "lightning", blocks: [0, 1], lrpe: true }, { plugin: "lightning", blocks: [1, 2] }],
+    attention: { plugin: "lightning", useLrpeList: [1, 0] },
   }, { device: "cpu" }) as LanguageModel;
   applyStateDict(model.parameters, weights, { source: "transnormer" });
   using ids = tensor(Int32Array.from(extra.get("input")!.toFloat32Array()), { shape: extra.get("input")!.shape });
