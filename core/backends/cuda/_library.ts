@@ -1,0 +1,59 @@
+// Finds (building it when needed), opens and initialises libattnzoo_runtime.so, turning every
+// reason it cannot (no driver, no GPU, no nvcc, failed build, missing symbols) into
+// DeviceUnavailableError, and wraps its calls so a non-zero status becomes a NativeError naming
+// the op and the shapes.
+import { existsSync } from "node:fs";
+import { ensureKernels } from "../../../kernels/build.ts";
+import { DeviceUnavailableError } from "../../errors.ts";
+import { check, type NativeArg, type NativeFn, openLibrary } from "../../ffi/mod.ts";
+import { RUNTIME_SYMBOLS, type RuntimeSymbol } from "./_symbols.ts";
+
+/** Calls a runtime function and throws NativeError(op, status, message (detail)) on failure. */
+export type RuntimeCall = (
+  name: RuntimeSymbol,
+  op: string,
+  detail: string | (() => string),
+  ...args: NativeArg[]
+) => void;
+
+/** The opened runtime: checked calls and the device it runs on. */
+export interface Runtime {
+  /** Checked call of a runtime function. */
+  call: RuntimeCall;
+  /** GPU name and compute capability (e.g. 90). */
+  device: { name: string; computeCapability: number };
+}
+
+const DRIVER_MARKERS = ["/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"];
+
+/** Opens and initialises the runtime on GPU 0, or throws DeviceUnavailableError saying why not. */
+export function openRuntime(): Runtime {
+  if (!DRIVER_MARKERS.some((path) => existsSync(path))) {
+    throw new DeviceUnavailableError("cuda", "no NVIDIA driver or GPU on this machine (no /dev/nvidiactl)");
+  }
+  // builds on first use (and after source changes) or resolves $ATTNZOO_LIB_DIR; throws
+  // DeviceUnavailableError itself when nvcc is missing or the build fails
+  const path = ensureKernels().runtime;
+  let symbols: Readonly<Record<RuntimeSymbol, NativeFn>>;
+  try {
+    symbols = openLibrary(path, RUNTIME_SYMBOLS).symbols;
+  } catch (error) {
+    throw new DeviceUnavailableError("cuda", (error as Error).message);
+  }
+  const lastError = symbols.attnzoo_last_error;
+  const call: RuntimeCall = (name, op, detail, ...args) =>
+    check(symbols[name](...args) as number, op, detail, lastError);
+  try {
+    call("attnzoo_init", "init", "GPU 0", 0);
+  } catch (error) {
+    throw new DeviceUnavailableError("cuda", (error as Error).message);
+  }
+  const name = new Uint8Array(256);
+  const cc = new Int32Array(1);
+  call("attnzoo_device_info", "device_info", "", name, name.length, cc);
+  const end = name.indexOf(0);
+  return {
+    call,
+    device: { name: new TextDecoder().decode(name.subarray(0, end < 0 ? name.length : end)), computeCapability: cc[0] },
+  };
+}

@@ -1,0 +1,137 @@
+// Matrix products through cuBLASLt: f32, f16 and bf16 storage with f32 accumulation (f32 runs in
+// full f32, not TF32), strided batches (stride 0 broadcasts), transposes, and cuBLASLt's fused
+// bias and tanh-GELU epilogues. cuBLASLt is column-major: the row-major product C = A·B is
+// computed as the column-major Cᵀ = Bᵀ·Aᵀ, which reads the same buffers with no copies.
+#include <cublasLt.h>
+
+#include "_gemm.h"
+#include "_runtime.h"
+
+namespace {
+
+constexpr size_t kWorkspaceBytes = 32u << 20;
+
+cublasLtHandle_t handle = nullptr;
+void* workspace = nullptr;
+
+#define AZ_LT_CHECK(op, call)                                                                    \
+  do {                                                                                           \
+    cublasStatus_t az_st_ = (call);                                                              \
+    if (az_st_ != CUBLAS_STATUS_SUCCESS) return az_fail(AZ_CUBLAS, op, "cuBLASLt status %d (%s)", (int)az_st_, #call); \
+  } while (0)
+
+int ensure_handle(const char* op) {
+  if (handle != nullptr) return AZ_OK;
+  AZ_LT_CHECK(op, cublasLtCreate(&handle));
+  AZ_CUDA_CHECK(op, cudaMalloc(&workspace, kWorkspaceBytes));
+  return AZ_OK;
+}
+
+// Largest power of two (at most 256) dividing the address and every batch step: what the
+// heuristic may assume about a matrix.
+uint32_t alignment_of(const void* p, int64_t stride_bytes) {
+  uint64_t bits = reinterpret_cast<uint64_t>(p) | (uint64_t)stride_bytes | 256u;
+  return (uint32_t)(bits & (~bits + 1));
+}
+
+// Owns the descriptors of one call so every exit path destroys them.
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~Plan() {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (desc) cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+int make_layout(const char* op, cublasLtMatrixLayout_t* layout, cudaDataType_t type, uint64_t rows, uint64_t cols,
+                int64_t ld, int32_t batch, int64_t stride) {
+  AZ_LT_CHECK(op, cublasLtMatrixLayoutCreate(layout, type, rows, cols, ld));
+  if (batch > 1) {
+    AZ_LT_CHECK(op, cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch));
+    AZ_LT_CHECK(op, cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                                     sizeof stride));
+  }
+  return AZ_OK;
+}
+
+}  // namespace
+
+int az_gemm(const char* op, int dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
+            const void* a, int64_t stride_a, const void* b, int64_t stride_b, void* c, int64_t stride_c,
+            const void* bias, bool gelu) {
+  AZ_REQUIRE_FLOAT(op, dtype);
+  if (m < 0 || n < 0 || k < 0 || batch < 0) return az_fail(AZ_INVALID, op, "negative extent");
+  if (batch > 2147483647LL) return az_fail(AZ_INVALID, op, "batch %lld too large", (long long)batch);
+  if (m == 0 || n == 0 || batch == 0) return AZ_OK;
+  if (int status = ensure_handle(op)) return status;
+  const cudaDataType_t type = dtype == AZ_F32 ? CUDA_R_32F : dtype == AZ_F16 ? CUDA_R_16F : CUDA_R_16BF;
+  const int64_t elem = az_dtype_size(dtype);
+  if (k == 0) {
+    // an empty sum is 0, which cuBLASLt does not promise for k = 0
+    if (bias != nullptr || gelu) return az_fail(AZ_INVALID, op, "k = 0 with a bias/GELU epilogue");
+    for (int64_t i = 0; i < batch; i++) {
+      AZ_CUDA_CHECK(op, cudaMemsetAsync(static_cast<char*>(c) + i * stride_c * elem, 0, m * n * elem, az_stream()));
+    }
+    return AZ_OK;
+  }
+  Plan plan;
+  AZ_LT_CHECK(op, cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  // column-major view: "A" is our B (op(B)ᵀ is n×k), "B" is our A (op(A)ᵀ is k×m)
+  const cublasOperation_t op_first = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_second = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first));
+  AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second));
+  cublasLtEpilogue_t epilogue = bias != nullptr ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                                : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+  AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+  if (bias != nullptr) {
+    AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  }
+  const int32_t count = (int32_t)batch;
+  // stored shapes (column-major): B buffer is n×k (ld n) or, transposed, k×n (ld k); A likewise
+  if (int s = make_layout(op, &plan.a, type, trans_b ? k : n, trans_b ? n : k, trans_b ? k : n, count, stride_b)) return s;
+  if (int s = make_layout(op, &plan.b, type, trans_a ? m : k, trans_a ? k : m, trans_a ? m : k, count, stride_a)) return s;
+  if (int s = make_layout(op, &plan.c, type, n, m, n, count, stride_c)) return s;
+  AZ_LT_CHECK(op, cublasLtMatmulPreferenceCreate(&plan.pref));
+  uint64_t ws = kWorkspaceBytes;
+  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  const uint32_t align_first = alignment_of(b, stride_b * elem), align_second = alignment_of(a, stride_a * elem);
+  const uint32_t align_c = alignment_of(c, stride_c * elem);
+  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                       &align_first, sizeof align_first));
+  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                       &align_second, sizeof align_second));
+  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
+                                                       sizeof align_c));
+  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
+                                                       sizeof align_c));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  AZ_LT_CHECK(op, cublasLtMatmulAlgoGetHeuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, plan.pref, 1,
+                                                 &result, &found));
+  if (found == 0) {
+    return az_fail(AZ_CUBLAS, op, "cuBLASLt has no algorithm for m=%lld n=%lld k=%lld batch=%lld dtype %d",
+                   (long long)m, (long long)n, (long long)k, (long long)batch, dtype);
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  AZ_LT_CHECK(op, cublasLtMatmul(handle, plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c,
+                                 &result.algo, workspace, kWorkspaceBytes, az_stream()));
+  return AZ_OK;
+}
+
+/**
+ * Row-major batched product: C[i] = op(A[i]) @ op(B[i]) (+ bias[N]) (then tanh-GELU when `gelu`
+ * is 1); op(A) is [M, K], op(B) is [K, N]; strides are in elements (0 repeats one matrix); bias 0
+ * means none.
+ */
+AZ_API int attnzoo_matmul(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
+                          uint64_t a, int64_t stride_a, uint64_t b, int64_t stride_b, uint64_t c, int64_t stride_c,
+                          uint64_t bias, int gelu) {
+  return az_gemm("matmul", dtype, trans_a != 0, trans_b != 0, m, n, k, batch, az_ptr<const void>(a), stride_a,
+                 az_ptr<const void>(b), stride_b, az_ptr<void>(c), stride_c, az_ptr<const void>(bias), gelu != 0);
+}

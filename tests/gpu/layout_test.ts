@@ -1,0 +1,134 @@
+// CUDA data movement and bookkeeping: permute, concat, narrow, embedding (and its out-of-range
+// error), upload/download round trips, shape errors, and the caching allocator's live/peak bytes.
+import { NativeError, ShapeError } from "../../core/errors.ts";
+import { tensor } from "../../core/tensor.ts";
+import { test } from "../_harness.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
+import { coordsOf, strides } from "./_reference.ts";
+import { compare, gpu, sample, values } from "./_setup.ts";
+
+test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-exact)", () => {
+  const g = gpu("cuda layout");
+  if (!g) return;
+  for (const dtype of ["f32", "bf16"] as const) {
+    const shape = [3, 4, 5, 7];
+    const x = sample(shape, dtype, 41);
+    const [vx] = values(x);
+    for (const dims of [[0, 2, 1, 3], [3, 1, 0, 2], [-1, 0, 1, 2]]) {
+      const order = dims.map((d) => (d < 0 ? d + 4 : d));
+      const outShape = order.map((d) => shape[d]);
+      const st = strides(shape);
+      const want = Float64Array.from({ length: vx.length }, (_, i) => {
+        const c = coordsOf(i, outShape);
+        return vx[order.reduce((acc, d, j) => acc + c[j] * st[d], 0)];
+      });
+      compare(
+        `permute ${dims} ${dtype}`,
+        g,
+        [x],
+        (be, [t]) => be.permute(t, dims),
+        { shape: outShape, values: want },
+        "f32",
+      );
+    }
+    for (const dim of [0, 2, 3]) {
+      const other = shape.map((s, i) => (i === dim ? 2 : s));
+      const y = sample(other, dtype, 42);
+      const [vy] = values(y);
+      const outShape = shape.map((s, i) => (i === dim ? s + 2 : s));
+      const want = Float64Array.from({ length: vx.length + vy.length }, (_, i) => {
+        const c = coordsOf(i, outShape);
+        if (c[dim] < shape[dim]) return vx[c.reduce((acc, v, j) => acc + v * strides(shape)[j], 0)];
+        c[dim] -= shape[dim];
+        return vy[c.reduce((acc, v, j) => acc + v * strides(other)[j], 0)];
+      });
+      compare(`concat dim ${dim} ${dtype}`, g, [x, y], (be, ts) => be.concat(ts, dim), {
+        shape: outShape,
+        values: want,
+      }, "f32");
+      const narrowShape = shape.map((s, i) => (i === dim ? s - 2 : s));
+      const cut = Float64Array.from({ length: narrowShape.reduce((a, b) => a * b, 1) }, (_, i) => {
+        const c = coordsOf(i, narrowShape);
+        c[dim] += 1;
+        return vx[c.reduce((acc, v, j) => acc + v * strides(shape)[j], 0)];
+      });
+      compare(`narrow dim ${dim} ${dtype}`, g, [x], (be, [t]) => be.narrow(t, dim, 1, shape[dim] - 2), {
+        shape: narrowShape,
+        values: cut,
+      }, "f32");
+      y.dispose();
+    }
+    x.dispose();
+  }
+});
+
+test("cuda embedding gathers rows and rejects an out-of-range id with an error naming the op", () => {
+  const g = gpu("cuda embedding");
+  if (!g) return;
+  const table = sample([11, 37], "bf16", 43);
+  const [vt] = values(table);
+  const ids = tensor(new Int32Array([3, 0, 10, 3, 7, 1]), { shape: [2, 3] });
+  const want = Float64Array.from({ length: 6 * 37 }, (_, i) => vt[ids.hostData[Math.floor(i / 37)] * 37 + (i % 37)]);
+  compare("embedding", g, [ids, table], (be, [i, t]) => be.embedding(i, t), { shape: [2, 3, 37], values: want }, "f32");
+  const bad = g.fromHost(tensor(new Int32Array([1, 11]))), onGpu = g.fromHost(table);
+  assertThrows(() => g.embedding(bad, onGpu), NativeError, "embedding", "[0, 11)");
+  for (const t of [table, ids, bad, onGpu]) t.dispose();
+});
+
+test("cuda upload/download round-trips every dtype bit for bit", () => {
+  const g = gpu("cuda round trip");
+  if (!g) return;
+  for (const dtype of ["f32", "f16", "bf16"] as const) {
+    const x = sample([3, 1001], dtype, 44);
+    const y = g.fromHost(x);
+    assertEquals(Array.from(y.toTypedArray()), Array.from(x.toTypedArray()), `${dtype} round trip`);
+    x.dispose();
+    y.dispose();
+  }
+  const ints = tensor(new Int32Array([-5, 0, 2147483647, -2147483648]));
+  const onGpu = g.fromHost(ints);
+  assertEquals(Array.from(onGpu.toTypedArray()), [-5, 0, 2147483647, -2147483648], "i32 round trip");
+  const empty = g.fromHost(tensor([], { shape: [0, 3] }));
+  assertEquals(empty.shape, [0, 3]);
+  assertClose(empty.toFloat32Array(), [], {}, "empty tensor");
+  for (const t of [ints, onGpu, empty]) t.dispose();
+});
+
+test("cuda ops reject bad shapes and mixed dtypes before any kernel runs", () => {
+  const g = gpu("cuda validation");
+  if (!g) return;
+  const x = g.fromHost(sample([2, 3], "f32", 45)), y = g.fromHost(sample([4, 3], "f32", 46));
+  assertThrows(() => g.binary("add", x, y), ShapeError, "add", "[2, 3]", "[4, 3]");
+  assertThrows(() => g.narrow(x, 1, 2, 2), ShapeError, "narrow");
+  assertThrows(() => g.permute(x, [0, 0]), ShapeError, "permute");
+  assertThrows(() => g.softmax(x, 2), ShapeError, "softmax", "dim 2");
+  assertThrows(() => g.concat([x, g.fromHost(sample([2, 4, 1], "f32", 1))], 0), ShapeError, "concat");
+  for (const t of [x, y]) t.dispose();
+});
+
+test("cuda caching allocator reuses freed blocks and tracks live and peak bytes", () => {
+  const g = gpu("cuda allocator");
+  if (!g) return;
+  g.synchronize();
+  const before = g.memoryStats();
+  g.resetPeak();
+  const a = g.empty([1000, 1000], "f32"); // 4 MB: a size class of its own
+  const afterAlloc = g.memoryStats();
+  assert(
+    afterAlloc.liveBytes - before.liveBytes >= 4_000_000,
+    `live grew by ${afterAlloc.liveBytes - before.liveBytes}`,
+  );
+  assert(afterAlloc.peakBytes >= afterAlloc.liveBytes, "peak ≥ live");
+  a.dispose();
+  const afterFree = g.memoryStats();
+  assertEquals(afterFree.liveBytes, before.liveBytes, "live back to where it was");
+  assert(afterFree.cachedBytes >= 4_000_000, `freed block cached (${afterFree.cachedBytes})`);
+  const b = g.empty([999, 1001], "f32"); // same size class: served from the cache
+  assertEquals(
+    g.memoryStats().cachedBytes,
+    afterFree.cachedBytes - (afterAlloc.liveBytes - before.liveBytes),
+    "cache reused",
+  );
+  b.dispose();
+  assert(g.memoryStats().peakBytes === afterAlloc.peakBytes, "peak unchanged by reuse");
+});

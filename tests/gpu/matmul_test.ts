@@ -1,0 +1,82 @@
+// cuBLASLt products through the CUDA backend: f32 (full f32, not TF32), bf16 and f16 with f32
+// accumulation, transposes, batches that broadcast, and the fused bias/GELU epilogue of linear().
+import { fmtShape } from "../../core/tensor.ts";
+import { ShapeError } from "../../core/errors.ts";
+import { test } from "../_harness.ts";
+import { assertClose, assertThrows } from "../_assert.ts";
+import { matmulRef } from "./_reference.ts";
+import { compare, gpu, sample, TOLERANCE, values } from "./_setup.ts";
+
+// [a, b, transA, transB]: odd M/N/K, broadcast batches on either side, a weight shared by a batch
+const CASES: [number[], number[], boolean, boolean][] = [
+  [[17, 33], [33, 9], false, false],
+  [[33, 17], [33, 9], true, false],
+  [[17, 33], [9, 33], false, true],
+  [[3, 33, 17], [3, 9, 33], true, true],
+  [[2, 3, 5, 129], [129, 7], false, false],
+  [[1, 3, 5, 31], [2, 1, 31, 6], false, false],
+  [[5, 31], [4, 31, 6], false, false],
+  [[4, 1, 0], [0, 3], false, false],
+];
+
+test("cuda matmul matches the f64 product (f32, bf16, f16; transposes; broadcast batches)", () => {
+  const g = gpu("cuda matmul");
+  if (!g) return;
+  for (const dtype of ["f32", "bf16", "f16"] as const) {
+    for (const [sa, sb, ta, tb] of CASES) {
+      const a = sample(sa, dtype, 21), b = sample(sb, dtype, 22);
+      const [va, vb] = values(a, b);
+      const ref = matmulRef(va, sa, vb, sb, ta, tb);
+      const k = ta ? sa.at(-2)! : sa.at(-1)!;
+      compare(
+        `matmul ${fmtShape(sa)}${ta ? "ᵀ" : ""} @ ${fmtShape(sb)}${tb ? "ᵀ" : ""} ${dtype}`,
+        g,
+        [a, b],
+        (be, [x, y]) => be.matmul(x, y, { transA: ta, transB: tb }),
+        ref,
+        dtype,
+        Math.sqrt(Math.max(k, 1)) * 4,
+      );
+      a.dispose();
+      b.dispose();
+    }
+  }
+});
+
+test("cuda linear fuses bias and tanh-GELU in the cuBLASLt epilogue", () => {
+  const g = gpu("cuda linear");
+  if (!g) return;
+  for (const dtype of ["f32", "bf16"] as const) {
+    const x = g.fromHost(sample([3, 5, 40], dtype, 23)), w = g.fromHost(sample([24, 40], dtype, 24));
+    const bias = g.fromHost(sample([24], dtype, 25));
+    const [vx, vw, vb] = values(x, w, bias);
+    const ref = matmulRef(vx, [15, 40], vw, [24, 40], false, true).values;
+    const k = Math.sqrt(2 / Math.PI);
+    const withBias = ref.map((v, i) => v + vb[i % 24]);
+    const gelu = withBias.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3))));
+    const tol = { rtol: TOLERANCE[dtype].rtol, atol: TOLERANCE[dtype].atol * 25 };
+    for (
+      const [opts, want, label] of [[{ bias }, withBias, "bias"], [{ bias, gelu: true }, gelu, "bias+gelu"], [
+        { gelu: true },
+        ref.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3)))),
+        "gelu",
+      ]] as const
+    ) {
+      const out = g.linear(x, w, opts);
+      if (fmtShape(out.shape) !== "[3, 5, 24]") throw new Error(`linear ${label}: shape ${fmtShape(out.shape)}`);
+      assertClose(out.toFloat32Array(), want, tol, `linear ${label} ${dtype}`);
+      out.dispose();
+    }
+    for (const t of [x, w, bias]) t.dispose();
+  }
+});
+
+test("cuda matmul rejects mismatched inner dims and non-broadcasting batches with ShapeError", () => {
+  const g = gpu("cuda matmul errors");
+  if (!g) return;
+  const a = g.fromHost(sample([2, 4, 5], "f32", 1)), b = g.fromHost(sample([3, 6, 7], "f32", 2));
+  assertThrows(() => g.matmul(a, b), ShapeError, "matmul", "[2, 4, 5]", "[3, 6, 7]");
+  const c = g.fromHost(sample([3, 5, 7], "f32", 3));
+  assertThrows(() => g.matmul(a, c), ShapeError, "matmul", "broadcast");
+  for (const t of [a, b, c]) t.dispose();
+});
