@@ -49,14 +49,15 @@ export interface LoadOptions {
 /**
  * Tells a checkpoint's format from its name and first bytes: `.json` is a sharded index; a zip
  * (or the pre-1.6 pickle, which the torch reader then refuses by name) is torch.save; an 8-byte
- * length followed by `{` is safetensors.
+ * length followed by `{` is safetensors; otherwise a `.safetensors` name decides, so that its
+ * reader can say what is wrong with the file.
  */
 export function detectCheckpointFormat(path: string): CheckpointFormat {
   if (path.endsWith(".json")) return "sharded-safetensors";
   using reader = openFileReader(path);
   const head = reader.read(0, Math.min(reader.size, 9));
   if (looksLikeZip(head) || (head[0] === 0x80 && head[1] === 0x02)) return "torch";
-  if (head.length === 9 && head[8] === 0x7b) return "safetensors";
+  if ((head.length === 9 && head[8] === 0x7b) || path.endsWith(".safetensors")) return "safetensors";
   throw new CheckpointError(
     path,
     "unrecognized checkpoint format (expected safetensors, an index .json or torch.save)",

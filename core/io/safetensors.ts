@@ -98,6 +98,11 @@ export function readSafetensorsMetadata(path: string): Record<string, string> {
  */
 export function encodeSafetensors(tensors: TensorDict, metadata: Record<string, string> = {}): Uint8Array {
   const items = [...(tensors instanceof Map ? tensors : Object.entries(tensors))] as [string, Tensor][];
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== "string") {
+      throw new CheckpointError("writeSafetensors", `__metadata__.${key} must be a string, got ${typeof value}`);
+    }
+  }
   for (const [name, t] of items) {
     if (name === "" || name === "__metadata__") {
       throw new CheckpointError("writeSafetensors", `invalid tensor name ${JSON.stringify(name)}`);

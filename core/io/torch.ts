@@ -2,7 +2,9 @@
  * PyTorch checkpoints (`torch.save` since 1.6: a zip of `<name>/data.pkl`, `<name>/data/<key>`
  * storage records and `<name>/byteorder`), read without running any pickled code: the pickle is
  * interpreted by a restricted unpickler that knows only the globals torch uses for tensors and
- * state dicts, and refuses every other one by name.
+ * state dicts (plus argparse.Namespace, kept opaque), and refuses every other one by name —
+ * numpy scalars included. Element types convert as in safetensors.ts: f32/f16/bf16/i32 exact,
+ * int64/int16/int8/uint8/bool to i32 (int64 range-checked), float64 rounded to f32.
  *
  * @module
  */
@@ -181,13 +183,13 @@ function window(ref: TensorRef, bytes: Uint8Array, name: string, path: string): 
   const size = STORED_SIZE[ref.storage.dtype];
   const count = numel(shape);
   if (count === 0) return new Uint8Array(0);
-  let last = offset;
-  for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * stride[d];
-  if (last >= ref.storage.numel) {
+  let reach = offset;
+  for (let d = 0; d < shape.length; d++) reach += (shape[d] - 1) * stride[d];
+  if (reach >= ref.storage.numel) {
     throw new CheckpointError(
       path,
       `tensor "${name}": size [${shape.join(", ")}], stride [${stride.join(", ")}], offset ${offset} ` +
-        `reach element ${last} of a ${ref.storage.numel}-element storage`,
+        `reach element ${reach} of a ${ref.storage.numel}-element storage`,
     );
   }
   let expected = 1;
@@ -197,12 +199,33 @@ function window(ref: TensorRef, bytes: Uint8Array, name: string, path: string): 
     expected *= shape[d];
   }
   if (contiguous) return bytes.subarray(offset * size, (offset + count) * size);
+  // walk the outer dims with an odometer; copy each innermost row as a block when it is dense,
+  // else word by word (an element is 1, 2 or 4 bytes, or two 4-byte words)
+  const last = shape.length - 1;
+  const inner = shape[last];
+  const innerStride = stride[last];
   const out = new Uint8Array(count * size);
-  const index = new Array<number>(shape.length).fill(0);
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const wordBytes = Math.min(size, 4);
+  const words = wordView(aligned, wordBytes);
+  const outWords = wordView(out, wordBytes);
+  const perElement = size / wordBytes;
+  const index = new Array<number>(last).fill(0);
   let source = offset;
-  for (let i = 0; i < count; i++) {
-    out.set(bytes.subarray(source * size, source * size + size), i * size);
-    for (let d = shape.length - 1; d >= 0; d--) {
+  let o = 0;
+  for (let row = 0; row < count / inner; row++) {
+    if (innerStride === 1) {
+      outWords.set(words.subarray(source * perElement, (source + inner) * perElement), o);
+      o += inner * perElement;
+    } else if (perElement === 1) {
+      for (let j = 0, s = source; j < inner; j++, s += innerStride) outWords[o++] = words[s];
+    } else {
+      for (let j = 0, s = 2 * source; j < inner; j++, s += 2 * innerStride) {
+        outWords[o++] = words[s];
+        outWords[o++] = words[s + 1];
+      }
+    }
+    for (let d = last - 1; d >= 0; d--) {
       source += stride[d];
       if (++index[d] < shape[d]) break;
       source -= stride[d] * shape[d];
@@ -210,4 +233,12 @@ function window(ref: TensorRef, bytes: Uint8Array, name: string, path: string): 
     }
   }
   return out;
+}
+
+function wordView(bytes: Uint8Array, wordBytes: number): Uint8Array | Uint16Array | Uint32Array {
+  const words = bytes.byteLength / wordBytes;
+  if (wordBytes === 1) return bytes;
+  return wordBytes === 2
+    ? new Uint16Array(bytes.buffer, bytes.byteOffset, words)
+    : new Uint32Array(bytes.buffer, bytes.byteOffset, words);
 }

@@ -52,6 +52,9 @@ test("loadCheckpoint: tells the formats apart and loads each", () => {
   const junk = path("junk.bin");
   writeFileSync(junk, "GIF89a and more bytes");
   assertThrows(() => loadCheckpoint(junk), CheckpointError, junk, "unrecognized checkpoint format");
+  const short = path("short.safetensors");
+  writeFileSync(short, "abc");
+  assertThrows(() => loadCheckpoint(short), CheckpointError, short, "3 bytes is too short for a safetensors file");
 });
 
 test("loadCheckpoint: progress goes to stderr only when asked", () => {

@@ -202,4 +202,6 @@ test("safetensors: progress reports every tensor and ends at the data size", () 
 test("safetensors: a missing file and a reserved name are CheckpointErrors", () => {
   assertThrows(() => readSafetensors(path("nope.safetensors")), CheckpointError, "nope.safetensors", "cannot open");
   assertThrows(() => encodeSafetensors({ __metadata__: tensor([1]) }), CheckpointError, "__metadata__");
+  const notString = { epoch: 3 } as unknown as Record<string, string>;
+  assertThrows(() => encodeSafetensors({ w: tensor([1]) }, notString), CheckpointError, "__metadata__.epoch");
 });

@@ -146,6 +146,20 @@ test("torch: hand-built archives with offsets, strides and zip64 read back exact
     spec({ name: "tail", numel: 8, offset: 5, size: [3], stride: [1] }),
     spec({ name: "bcast", numel: 8, offset: 2, size: [2, 2], stride: [0, 1] }),
   ]);
+  // a [2, 3, 4] block permuted to [4, 2, 3]: element [i][j][k] is storage element 12j + 4k + i
+  const permuted = torchStateDictPickle([
+    spec({ name: "p", key: "1", numel: 24, size: [4, 2, 3], stride: [1, 12, 4] }),
+  ]);
+  const naive = Array.from(
+    { length: 4 },
+    (_, i) => Array.from({ length: 2 }, (_, j) => [0, 1, 2].map((k) => 12 * j + 4 * k + i)),
+  );
+  const file = path("permuted.pth");
+  writeFileSync(
+    file,
+    buildZip([["p/data.pkl", permuted], ["p/data/1", f32Storage(Array.from({ length: 24 }, (_, i) => i))]]),
+  );
+  assertEquals(readTorchCheckpoint(file).get("p")!.toArray(), naive);
   for (const zip64 of [false, true]) {
     const file = path(`strided${zip64}.pth`);
     writeFileSync(file, buildZip([["a/data.pkl", pickle], ["a/data/0", storage]], { zip64 }));
