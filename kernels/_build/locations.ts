@@ -1,0 +1,43 @@
+// Where kernel libraries live: a prebuilt folder ($ATTNZOO_LIB_DIR), or a per-checkout cache
+// folder under $XDG_CACHE_HOME (default ~/.cache) so separate installs never overwrite each other.
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { DeviceUnavailableError } from "../../core/errors.ts";
+
+/** File name of a kernel library: `libattnzoo_<name>.so`. */
+export function libraryFileName(name: string): string {
+  return `libattnzoo_${name}.so`;
+}
+
+/** $ATTNZOO_LIB_DIR unless `explicit` is given; undefined when neither is set. */
+export function prebuiltDir(explicit?: string): string | undefined {
+  const dir = explicit ?? process.env.ATTNZOO_LIB_DIR;
+  return dir === undefined || dir === "" ? undefined : dir;
+}
+
+/** The cache folder for the kernels in `kernelsDir`: `<cache>/attnzoo/<sha256(kernelsDir)[:16]>`. */
+export function cacheDir(kernelsDir: string): string {
+  const root = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(root, "attnzoo", createHash("sha256").update(kernelsDir).digest("hex").slice(0, 16));
+}
+
+/**
+ * Paths of the prebuilt libraries `names` in `dir`; throws DeviceUnavailableError("cuda") listing
+ * every one that is missing.
+ */
+export function resolvePrebuilt(dir: string, names: readonly string[]): Map<string, string> {
+  const paths = new Map(names.map((name) => [name, join(dir, libraryFileName(name))]));
+  const missing = [...paths.values()].filter((path) => !existsSync(path));
+  if (missing.length > 0) {
+    throw new DeviceUnavailableError(
+      "cuda",
+      `ATTNZOO_LIB_DIR=${dir} lacks ${
+        missing.join(", ")
+      } (build them with \`deno run -A kernels/build.ts --out ${dir}\`)`,
+    );
+  }
+  return paths;
+}

@@ -1,0 +1,182 @@
+/**
+ * Builds the CUDA kernels: the shared runtime `kernels/*.cu` into `libattnzoo_runtime.so` and each
+ * plugin's `kernels.sources` (from its manifest) into `libattnzoo_<plugin>.so`, rebuilding only
+ * what changed. Used by the CUDA backend through {@linkcode ensureKernels}, and as a command:
+ *
+ * ```sh
+ * deno run -A kernels/build.ts [--out DIR] [--check] [--nvcc PATH]
+ * bun kernels/build.ts [--out DIR] [--check] [--nvcc PATH]
+ * ```
+ *
+ * `--out DIR` builds into DIR (default: the cache folder), `--check` compiles object files only.
+ * With $ATTNZOO_LIB_DIR set nothing is built: the prebuilt libraries there are used.
+ *
+ * @module
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { ConfigError, DeviceUnavailableError } from "../core/errors.ts";
+import type { PluginManifest } from "../core/plugin.ts";
+import { buildLibrary, buildObjects, type BuildResult } from "./_build/compile.ts";
+import { cacheDir, prebuiltDir, resolvePrebuilt } from "./_build/locations.ts";
+import { findNvcc, type Nvcc } from "./_build/nvcc.ts";
+import { listCudaSources } from "./_build/sources.ts";
+
+/** The part of a plugin manifest the build reads. */
+export type KernelPlugin = Pick<PluginManifest, "name" | "baseUrl"> & { kernels: { sources: readonly string[] } };
+
+/** Options of {@linkcode ensureKernels} and {@linkcode checkKernels}. */
+export interface KernelBuildOptions {
+  /** Plugins whose kernels to build (manifests); plugins without sources are skipped. */
+  plugins?: readonly KernelPlugin[];
+  /** Output folder; default: `$XDG_CACHE_HOME/attnzoo/<hash>` (or `~/.cache/...`). */
+  outDir?: string;
+  /** Folder of prebuilt libraries; default $ATTNZOO_LIB_DIR. When set, nothing is built. */
+  libDir?: string;
+  /** nvcc to run; default $ATTNZOO_NVCC, then `nvcc` on PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
+  nvcc?: string;
+  /** Receives one line per output ("built ..." or "up to date ..."). */
+  log?: (line: string) => void;
+}
+
+/** Paths of the kernel libraries. */
+export interface KernelLibraries {
+  /** `libattnzoo_runtime.so`. */
+  runtime: string;
+  /** `libattnzoo_<plugin>.so` by plugin name, for plugins that have kernels. */
+  plugins: Record<string, string>;
+}
+
+const RUNTIME = "runtime";
+
+/** The folder of the shared runtime's sources (this file's folder). */
+function kernelsDir(): string {
+  if (!import.meta.url.startsWith("file:")) {
+    throw new DeviceUnavailableError(
+      "cuda",
+      `kernel sources at ${import.meta.url} are not local files; set ATTNZOO_LIB_DIR to a folder built with ` +
+        "`deno run -A kernels/build.ts --out DIR` from a checkout or an npm install",
+    );
+  }
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+/** Absolute source paths of each plugin that has kernels, after checking its name and location. */
+function pluginSources(plugins: readonly KernelPlugin[]): Map<string, string[]> {
+  const result = new Map<string, string[]>();
+  for (const plugin of plugins) {
+    if (plugin.kernels.sources.length === 0) continue;
+    const source = `plugin manifest "${plugin.name}"`;
+    if (!/^[a-z][a-z0-9-]*$/.test(plugin.name) || plugin.name === RUNTIME) {
+      throw new ConfigError(source, "name", `"${plugin.name}" cannot name a kernel library`);
+    }
+    if (!plugin.baseUrl.startsWith("file:")) {
+      throw new DeviceUnavailableError(
+        "cuda",
+        `${source}: kernel sources at ${plugin.baseUrl} are not local files; set ATTNZOO_LIB_DIR to prebuilt libraries`,
+      );
+    }
+    const base = fileURLToPath(plugin.baseUrl);
+    result.set(plugin.name, plugin.kernels.sources.map((path) => resolve(base, path)));
+  }
+  return result;
+}
+
+function report(log: KernelBuildOptions["log"], result: BuildResult): void {
+  log?.(`${result.built ? "built" : "up to date"} ${result.path}`);
+}
+
+function prepare(options: KernelBuildOptions): { nvcc: Nvcc; dir: string; outDir: string; runtime: string[] } {
+  const dir = kernelsDir();
+  const runtime = listCudaSources(dir);
+  if (runtime.length === 0) throw new DeviceUnavailableError("cuda", `no runtime kernel sources (*.cu) in ${dir}`);
+  const nvcc = findNvcc(options.nvcc);
+  const outDir = resolve(options.outDir ?? cacheDir(dir));
+  mkdirSync(outDir, { recursive: true });
+  return { nvcc, dir, outDir, runtime };
+}
+
+/**
+ * Returns the kernel libraries, building those whose sources, headers, flags or nvcc changed.
+ * With a prebuilt folder (`libDir` or $ATTNZOO_LIB_DIR) only resolves paths there. Throws
+ * DeviceUnavailableError("cuda") when nvcc is missing or too old (saying what to install), when a
+ * build fails (with nvcc's diagnostics), or when a prebuilt library is missing.
+ */
+export function ensureKernels(options: KernelBuildOptions = {}): KernelLibraries {
+  const plugins = pluginSources(options.plugins ?? []);
+  const prebuilt = prebuiltDir(options.libDir);
+  if (prebuilt !== undefined) {
+    const paths = resolvePrebuilt(prebuilt, [RUNTIME, ...plugins.keys()]);
+    const resolved = Object.fromEntries([...plugins.keys()].map((name) => [name, paths.get(name)!]));
+    return { runtime: paths.get(RUNTIME)!, plugins: resolved };
+  }
+  const { nvcc, dir, outDir, runtime: runtimeSources } = prepare(options);
+  const runtime = buildLibrary(nvcc, RUNTIME, runtimeSources, outDir, [dir], []);
+  report(options.log, runtime);
+  const built: Record<string, string> = {};
+  for (const [name, sources] of plugins) {
+    const result = buildLibrary(nvcc, name, sources, outDir, [dir], [{ name: RUNTIME, build: runtime }]);
+    report(options.log, result);
+    built[name] = result.path;
+  }
+  return { runtime: runtime.path, plugins: built };
+}
+
+/**
+ * Compiles every kernel source to an object file under `<outDir>/obj/<library>/` without linking:
+ * the CI check that all kernels compile warning-free. Returns the object paths.
+ */
+export function checkKernels(options: KernelBuildOptions = {}): string[] {
+  const plugins = pluginSources(options.plugins ?? []);
+  const { nvcc, dir, outDir, runtime } = prepare(options);
+  const results = [[RUNTIME, runtime] as const, ...plugins].flatMap(([name, sources]) =>
+    buildObjects(nvcc, sources, join(outDir, "obj", name), [dir])
+  );
+  for (const result of results) report(options.log, result);
+  return results.map((result) => result.path);
+}
+
+const USAGE = "usage: kernels/build.ts [--out DIR] [--check] [--nvcc PATH]";
+
+/** Command-line options, or a usage error. */
+function parseArgs(args: readonly string[]): { out?: string; check: boolean; nvcc?: string } | string {
+  const parsed: { out?: string; check: boolean; nvcc?: string } = { check: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--check") parsed.check = true;
+    else if ((arg === "--out" || arg === "--nvcc") && i + 1 < args.length) {
+      parsed[arg === "--out" ? "out" : "nvcc"] = args[++i];
+    } else return arg === "--help" || arg === "-h" ? USAGE : `unknown argument "${arg}"\n${USAGE}`;
+  }
+  return parsed;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (typeof args === "string") {
+    console.error(args);
+    return args === USAGE ? 0 : 2;
+  }
+  // The registry lists the plugins that mod.ts registers; their manifests name their sources.
+  const zoo = await import("../mod.ts");
+  const plugins = zoo.listPlugins().map((summary) => zoo.getPlugin(summary.name));
+  const options: KernelBuildOptions = { plugins, outDir: args.out, nvcc: args.nvcc, log: (line) => console.log(line) };
+  try {
+    if (args.check) checkKernels(options);
+    else {
+      const libraries = ensureKernels(options);
+      console.log(`runtime: ${libraries.runtime}`);
+      for (const [name, path] of Object.entries(libraries.plugins)) console.log(`${name}: ${path}`);
+    }
+    return 0;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+}
+
+// Not awaited at top level: if the CUDA backend imports this module, mod.ts (imported by main)
+// must find it fully evaluated, or the import cycle would never settle.
+if (import.meta.main) main().then((code) => process.exitCode = code);
