@@ -89,7 +89,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PyValue {
   };
   const latin1 = (n: number): string => {
     const at = need(n);
-    return String.fromCharCode(...bytes.subarray(at, at + n));
+    let out = "";
+    for (let i = at; i < at + n; i += 4096) {
+      out += String.fromCharCode(...bytes.subarray(i, Math.min(i + 4096, at + n)));
+    }
+    return out;
   };
   const line = (): string => {
     const end = bytes.indexOf(0x0a, pos);
@@ -133,7 +137,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PyValue {
   };
   const append = (target: PyValue, items: PyValue[]): void => {
     if (!Array.isArray(target) || isTuple(target)) return fail("APPEND(S) on something that is not a list");
-    (target as PyValue[]).push(...items);
+    for (const item of items) (target as PyValue[]).push(item);
   };
 
   for (;;) {

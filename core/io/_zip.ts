@@ -57,7 +57,8 @@ export class ZipArchive {
       bytes = raw;
     } else {
       try {
-        bytes = new Uint8Array(inflateRawSync(raw));
+        // the directory's size caps the output, so a deflate bomb stops there
+        bytes = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) }));
       } catch (err) {
         throw new CheckpointError(path, `entry "${name}": corrupt deflate data: ${(err as Error).message}`);
       }

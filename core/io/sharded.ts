@@ -47,7 +47,7 @@ export function readShardedSafetensors(indexPath: string, options: ReadOptions =
         onProgress: options.onProgress &&
           ((done, dataTotal) => options.onProgress!(before + header(dataTotal) + done, grandTotal)),
       });
-      loaded.push(...tensors.values());
+      for (const t of tensors.values()) loaded.push(t);
       before += sizes[i];
       for (const [name, t] of tensors) {
         if (where.has(name)) {

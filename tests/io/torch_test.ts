@@ -228,3 +228,19 @@ test("torch: a corrupted byte fails the CRC check; a non-zip is refused", () => 
   writeFileSync(file, "definitely not a checkpoint");
   assertThrows(() => readTorchCheckpoint(file), CheckpointError, "not a torch.save zip archive");
 });
+
+test("torch: a deflated entry larger than the directory says is cut off, not inflated", () => {
+  const bytes = buildZip([["a/data.pkl", new Uint8Array(100_000)]], { deflate: true });
+  const view = new DataView(bytes.buffer);
+  let central = bytes.length - 22;
+  while (view.getUint32(central, true) !== 0x02014b50) central--;
+  view.setUint32(central + 24, 10, true); // claimed inflated size
+  const file = path("bomb.pth");
+  writeFileSync(file, bytes);
+  assertThrows(
+    () => readTorchCheckpoint(file),
+    CheckpointError,
+    'entry "a/data.pkl": corrupt deflate data',
+    "10 bytes",
+  );
+});

@@ -87,3 +87,15 @@ test("unpickle: malformed streams are CheckpointErrors with the byte position", 
     assert(err.message.startsWith(`${label}: pickle byte `), err.message);
   }
 });
+
+test("unpickle: Python 2 byte strings decode as latin-1, long ones too", () => {
+  const long = new Uint8Array(10_000).map((_, i) => 0xe0 + (i % 16));
+  const header = [0x54, ...new Uint8Array(new Uint32Array([long.length]).buffer)]; // BINSTRING
+  const bytes = new Uint8Array([0x80, 0x02, ...header, ...long, 0x2e]);
+  const text = unpickle(bytes, { source: "py2", globals: new Map() }) as string;
+  assertEquals([text.length, text.charCodeAt(0), text.charCodeAt(9_999)], [10_000, 0xe0, 0xef]);
+  assertEquals(
+    unpickle(new Uint8Array([0x80, 0x02, 0x55, 0x01, 0xe9, 0x2e]), { source: "s", globals: new Map() }),
+    "é",
+  );
+});
