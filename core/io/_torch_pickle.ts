@@ -22,7 +22,7 @@ const STORAGE_TYPES: Readonly<Record<string, StoredDType>> = {
 
 /** One storage record of the archive (`data/<key>`). */
 export class StorageRef extends PyObject {
-  constructor(readonly key: string, readonly dtype: StoredDType, readonly numel: number, readonly location: string) {
+  constructor(readonly key: string, readonly dtype: StoredDType, readonly numel: number) {
     super("torch.storage", []);
   }
 }
@@ -96,7 +96,7 @@ export function torchPickleOptions(source: string): {
       }
       return known;
     }
-    const ref = new StorageRef(key, dtype, numel, location);
+    const ref = new StorageRef(key, dtype, numel); // the location (cpu, cuda:0) is ignored: tensors load on the CPU
     storages.set(key, ref);
     return ref;
   };
