@@ -59,14 +59,30 @@ export function sample(shape: readonly number[], dtype: DType, seed: number, std
 /** An op run through the Backend interface, given its inputs on that backend's device. */
 export type Run = (backend: Backend, inputs: Tensor[]) => Tensor;
 
+/** A backend an op is checked on, with its device name for messages. */
+export type Target = [name: string, backend: Backend];
+
 /**
- * Moves host `inputs` to the GPU (and to the CPU backend when registered), runs `run` on each,
- * and checks shape and values against `expected` (f64 values from the rounded inputs).
- * `scale` widens atol for outputs whose magnitude grows with the problem (long sums).
+ * The backends to check a test's ops on: CUDA when available (else its skip reason is printed)
+ * and the CPU backend when registered, so the references are exercised even without a GPU.
+ */
+export function targets(testName: string): Target[] {
+  const out: Target[] = [];
+  const g = gpu(testName);
+  if (g !== undefined) out.push(["cuda", g]);
+  const host = cpu();
+  if (host !== undefined) out.push(["cpu", host]);
+  return out;
+}
+
+/**
+ * Moves host `inputs` to each target, runs `run` there, and checks shape and values against
+ * `expected` (f64 values from the rounded inputs). `scale` widens atol for outputs whose
+ * magnitude grows with the problem (long sums).
  */
 export function compare(
   label: string,
-  g: CudaBackend,
+  on: readonly Target[],
   inputs: Tensor[],
   run: Run,
   expected: { shape: readonly number[]; values: ArrayLike<number> },
@@ -74,10 +90,7 @@ export function compare(
   scale = 1,
 ): void {
   const tol = { rtol: TOLERANCE[dtype].rtol, atol: TOLERANCE[dtype].atol * scale };
-  const devices: [string, Backend][] = [["cuda", g]];
-  const host = cpu();
-  if (host !== undefined) devices.push(["cpu", host]);
-  for (const [name, backend] of devices) {
+  for (const [name, backend] of on) {
     const moved = inputs.map((x) => backend.fromHost(x));
     try {
       const out = run(backend, moved);

@@ -3,7 +3,7 @@
 // with PyTorch's overlapping bins, and bilinear resize for both align_corners settings.
 import { test } from "../_harness.ts";
 import { conv2dRef } from "./_reference.ts";
-import { compare, gpu, sample, values } from "./_setup.ts";
+import { compare, sample, targets, values } from "./_setup.ts";
 
 const DTYPES = ["f32", "bf16"] as const;
 
@@ -19,8 +19,8 @@ const CONVS: [number[], number[], [number, number], [number, number], number][] 
 ];
 
 test("cuda conv2d: general, grouped, depthwise and patch-embedding paths", () => {
-  const g = gpu("cuda conv2d");
-  if (!g) return;
+  const on = targets("cuda conv2d");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const [xs, ws, stride, padding, groups] of CONVS) {
       const x = sample(xs, dtype, 31), w = sample(ws, dtype, 32, 0.5), b = sample([ws[0]], dtype, 33);
@@ -28,7 +28,7 @@ test("cuda conv2d: general, grouped, depthwise and patch-embedding paths", () =>
       const fanIn = ws[1] * ws[2] * ws[3];
       compare(
         `conv2d x${xs} w${ws} s${stride} p${padding} g${groups} ${dtype}`,
-        g,
+        on,
         [x, w, b],
         (be, [tx, tw, tb]) => be.conv2d(tx, tw, tb, { stride, padding, groups }),
         conv2dRef(vx, xs, vw, ws, vb, stride, padding, groups),
@@ -37,7 +37,7 @@ test("cuda conv2d: general, grouped, depthwise and patch-embedding paths", () =>
       );
       compare(
         `conv2d no bias x${xs} ${dtype}`,
-        g,
+        on,
         [x, w],
         (be, [tx, tw]) => be.conv2d(tx, tw, undefined, { stride, padding, groups }),
         conv2dRef(vx, xs, vw, ws, undefined, stride, padding, groups),
@@ -50,8 +50,8 @@ test("cuda conv2d: general, grouped, depthwise and patch-embedding paths", () =>
 });
 
 test("cuda causal depthwise conv1d pads K−1 on the left only", () => {
-  const g = gpu("cuda causalConv1d");
-  if (!g) return;
+  const on = targets("cuda causalConv1d");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const [bn, c, n, k] of [[2, 5, 37, 4], [1, 3, 2, 4], [1, 2, 9, 1]]) {
       const x = sample([bn, c, n], dtype, 34), w = sample([c, 1, k], dtype, 35), b = sample([c], dtype, 36);
@@ -68,7 +68,7 @@ test("cuda causal depthwise conv1d pads K−1 on the left only", () => {
       }
       compare(
         `causalConv1d [${bn}, ${c}, ${n}] K=${k} ${dtype}`,
-        g,
+        on,
         [x, w, b],
         (be, [tx, tw, tb]) => be.causalConv1d(tx, tw, tb),
         { shape: [bn, c, n], values: want },
@@ -108,8 +108,8 @@ function bilinearRef(
 }
 
 test("cuda adaptive avg pool (overlapping bins) and bilinear resize (both align_corners)", () => {
-  const g = gpu("cuda pool/resize");
-  if (!g) return;
+  const on = targets("cuda pool/resize");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     const shape = [2, 3, 10, 7];
     const x = sample(shape, dtype, 37);
@@ -128,14 +128,14 @@ test("cuda adaptive avg pool (overlapping bins) and bilinear resize (both align_
           }
         }
       }
-      compare(`adaptiveAvgPool2d → ${size} ${dtype}`, g, [x], (be, [t]) => be.adaptiveAvgPool2d(t, size), {
+      compare(`adaptiveAvgPool2d → ${size} ${dtype}`, on, [x], (be, [t]) => be.adaptiveAvgPool2d(t, size), {
         shape: [2, 3, oh, ow],
         values: want,
       }, dtype);
       for (const align of [false, true]) {
         compare(
           `resizeBilinear → ${size} align ${align} ${dtype}`,
-          g,
+          on,
           [x],
           (be, [t]) => be.resizeBilinear(t, size, align),
           {

@@ -1,12 +1,11 @@
 // CUDA elementwise ops (binary with broadcasting, affine, unary, GELU both forms, softplus, cast)
 // against f64 references, f32 and bf16, on odd sizes that are no multiple of a block.
-import { fmtShape } from "../../core/tensor.ts";
+import { fmtShape, tensor } from "../../core/tensor.ts";
 import type { UnaryOp } from "../../core/backend.ts";
 import { bf16BitsToF32, f32ToBf16Bits } from "../../core/dtype.ts";
 import { test } from "../_harness.ts";
-import { assertClose } from "../_assert.ts";
 import { binaryRef, erf } from "./_reference.ts";
-import { compare, gpu, sample, values } from "./_setup.ts";
+import { compare, sample, targets, values } from "./_setup.ts";
 
 const DTYPES = ["f32", "bf16"] as const;
 
@@ -26,8 +25,8 @@ const BROADCASTS: [number[], number[]][] = [
 ];
 
 test("cuda binary ops broadcast like PyTorch (f32, bf16)", () => {
-  const g = gpu("cuda binary");
-  if (!g) return;
+  const on = targets("cuda binary");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const [op, f] of BINARY) {
       for (const [sa, sb] of BROADCASTS) {
@@ -43,7 +42,7 @@ test("cuda binary ops broadcast like PyTorch (f32, bf16)", () => {
           : sb.map((d, i) => Math.max(d, sa[i - (sb.length - sa.length)] ?? 1));
         compare(
           `${op} ${fmtShape(sa)} ${fmtShape(sb)} ${dtype}`,
-          g,
+          on,
           [a, b],
           (be, [x, y]) => be.binary(op, x, y),
           { shape: outShape, values: binaryRef(f, va, sa, vb, sb, outShape) },
@@ -69,8 +68,8 @@ const UNARY: [UnaryOp, (x: number) => number, number][] = [
 ];
 
 test("cuda unary ops, affine, gelu (erf and tanh) and softplus match f64 formulas", () => {
-  const g = gpu("cuda unary");
-  if (!g) return;
+  const on = targets("cuda unary");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     const shape = [7, 131];
     for (const [op, f, positive] of UNARY) {
@@ -80,26 +79,26 @@ test("cuda unary ops, affine, gelu (erf and tanh) and softplus match f64 formula
         x.hostData.set(dtype === "bf16" ? v.map(f32ToBf16Bits) : v);
       }
       const [vx] = values(x);
-      compare(`${op} ${dtype}`, g, [x], (be, [t]) => be.unary(op, t), { shape, values: vx.map(f) }, dtype);
+      compare(`${op} ${dtype}`, on, [x], (be, [t]) => be.unary(op, t), { shape, values: vx.map(f) }, dtype);
       x.dispose();
     }
     const x = sample(shape, dtype, 4, 3);
     const [vx] = values(x);
-    compare(`affine ${dtype}`, g, [x], (be, [t]) => be.affine(t, -1.5, 0.25), {
+    compare(`affine ${dtype}`, on, [x], (be, [t]) => be.affine(t, -1.5, 0.25), {
       shape,
       values: vx.map((v) => v * -1.5 + 0.25),
     }, dtype);
-    compare(`gelu erf ${dtype}`, g, [x], (be, [t]) => be.gelu(t, "none"), {
+    compare(`gelu erf ${dtype}`, on, [x], (be, [t]) => be.gelu(t, "none"), {
       shape,
       values: vx.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
     }, dtype);
     const k = Math.sqrt(2 / Math.PI);
-    compare(`gelu tanh ${dtype}`, g, [x], (be, [t]) => be.gelu(t, "tanh"), {
+    compare(`gelu tanh ${dtype}`, on, [x], (be, [t]) => be.gelu(t, "tanh"), {
       shape,
       values: vx.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3)))),
     }, dtype);
     // β = 2 and threshold 3 put some inputs on each side of the linear cut-over
-    compare(`softplus ${dtype}`, g, [x], (be, [t]) => be.softplus(t, 2, 3), {
+    compare(`softplus ${dtype}`, on, [x], (be, [t]) => be.softplus(t, 2, 3), {
       shape,
       values: vx.map((v) => (2 * v > 3 ? v : Math.log1p(Math.exp(2 * v)) / 2)),
     }, dtype);
@@ -108,8 +107,8 @@ test("cuda unary ops, affine, gelu (erf and tanh) and softplus match f64 formula
 });
 
 test("cuda cast rounds f32 → bf16 to nearest even and converts to and from i32", () => {
-  const g = gpu("cuda cast");
-  if (!g) return;
+  const on = targets("cuda cast");
+  if (on.length === 0) return;
   // 1 + 2⁻⁸ is a tie between bf16 neighbours 1 and 1 + 2⁻⁷: ties go to the even pattern (1)
   const x = sample([5, 41], "f32", 5, 4);
   const host = x.hostData as Float32Array;
@@ -117,14 +116,19 @@ test("cuda cast rounds f32 → bf16 to nearest even and converts to and from i32
   host[1] = 1 + 3 * 2 ** -8;
   host[2] = -7.75;
   const xs = Float64Array.from(host);
-  compare("cast f32→bf16", g, [x], (be, [t]) => be.cast(t, "bf16"), {
+  compare("cast f32→bf16", on, [x], (be, [t]) => be.cast(t, "bf16"), {
     shape: [5, 41],
     values: xs.map((v) => bf16BitsToF32(f32ToBf16Bits(v))),
   }, "f32");
-  const onGpu = g.fromHost(x);
-  const ints = g.cast(onGpu, "i32");
-  const back = g.cast(ints, "f32");
-  assertClose(ints.toTypedArray(), xs.map(Math.trunc), { rtol: 0, atol: 0 }, "f32 → i32 truncates");
-  assertClose(back.toTypedArray(), xs.map(Math.trunc), { rtol: 0, atol: 0 }, "i32 → f32");
-  for (const t of [x, onGpu, ints, back]) t.dispose();
+  const truncated = xs.map(Math.trunc);
+  compare(
+    "cast f32→i32 truncates",
+    on,
+    [x],
+    (be, [t]) => be.cast(t, "i32"),
+    { shape: [5, 41], values: truncated },
+    "f32",
+  );
+  const ints = tensor(Int32Array.from(truncated), { shape: [5, 41] });
+  compare("cast i32→f32", on, [ints], (be, [t]) => be.cast(t, "f32"), { shape: [5, 41], values: truncated }, "f32");
 });

@@ -1,15 +1,15 @@
 // CUDA data movement and bookkeeping: permute, concat, narrow, embedding (and its out-of-range
 // error), upload/download round trips, shape errors, and the caching allocator's live/peak bytes.
-import { NativeError, ShapeError } from "../../core/errors.ts";
+import { AttnzooError, ShapeError } from "../../core/errors.ts";
 import { tensor } from "../../core/tensor.ts";
 import { test } from "../_harness.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { coordsOf, strides } from "./_reference.ts";
-import { compare, gpu, sample, values } from "./_setup.ts";
+import { compare, gpu, sample, targets, values } from "./_setup.ts";
 
 test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-exact)", () => {
-  const g = gpu("cuda layout");
-  if (!g) return;
+  const on = targets("cuda layout");
+  if (on.length === 0) return;
   for (const dtype of ["f32", "bf16"] as const) {
     const shape = [3, 4, 5, 7];
     const x = sample(shape, dtype, 41);
@@ -24,7 +24,7 @@ test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-
       });
       compare(
         `permute ${dims} ${dtype}`,
-        g,
+        on,
         [x],
         (be, [t]) => be.permute(t, dims),
         { shape: outShape, values: want },
@@ -42,7 +42,7 @@ test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-
         c[dim] -= shape[dim];
         return vy[c.reduce((acc, v, j) => acc + v * strides(other)[j], 0)];
       });
-      compare(`concat dim ${dim} ${dtype}`, g, [x, y], (be, ts) => be.concat(ts, dim), {
+      compare(`concat dim ${dim} ${dtype}`, on, [x, y], (be, ts) => be.concat(ts, dim), {
         shape: outShape,
         values: want,
       }, "f32");
@@ -52,7 +52,7 @@ test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-
         c[dim] += 1;
         return vx[c.reduce((acc, v, j) => acc + v * strides(shape)[j], 0)];
       });
-      compare(`narrow dim ${dim} ${dtype}`, g, [x], (be, [t]) => be.narrow(t, dim, 1, shape[dim] - 2), {
+      compare(`narrow dim ${dim} ${dtype}`, on, [x], (be, [t]) => be.narrow(t, dim, 1, shape[dim] - 2), {
         shape: narrowShape,
         values: cut,
       }, "f32");
@@ -63,16 +63,29 @@ test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-
 });
 
 test("cuda embedding gathers rows and rejects an out-of-range id with an error naming the op", () => {
-  const g = gpu("cuda embedding");
-  if (!g) return;
+  const on = targets("cuda embedding");
+  if (on.length === 0) return;
   const table = sample([11, 37], "bf16", 43);
   const [vt] = values(table);
   const ids = tensor(new Int32Array([3, 0, 10, 3, 7, 1]), { shape: [2, 3] });
   const want = Float64Array.from({ length: 6 * 37 }, (_, i) => vt[ids.hostData[Math.floor(i / 37)] * 37 + (i % 37)]);
-  compare("embedding", g, [ids, table], (be, [i, t]) => be.embedding(i, t), { shape: [2, 3, 37], values: want }, "f32");
-  const bad = g.fromHost(tensor(new Int32Array([1, 11]))), onGpu = g.fromHost(table);
-  assertThrows(() => g.embedding(bad, onGpu), NativeError, "embedding", "[0, 11)");
-  for (const t of [table, ids, bad, onGpu]) t.dispose();
+  compare(
+    "embedding",
+    on,
+    [ids, table],
+    (be, [i, t]) => be.embedding(i, t),
+    { shape: [2, 3, 37], values: want },
+    "f32",
+  );
+  // the CUDA kernel finds the bad id on the device and reports it as the CPU does, with the op's name
+  const bad = tensor(new Int32Array([1, 11]));
+  for (const [name, backend] of on) {
+    const [ids2, t2] = [backend.fromHost(bad), backend.fromHost(table)];
+    const error = assertThrows(() => backend.embedding(ids2, t2), AttnzooError, "embedding");
+    if (name === "cuda") assert(error instanceof ShapeError && error.message.includes("[0, 11)"), error.message);
+    ids2.dispose();
+    t2.dispose();
+  }
 });
 
 test("cuda upload/download round-trips every dtype bit for bit", () => {

@@ -5,7 +5,7 @@ import { ShapeError } from "../../core/errors.ts";
 import { test } from "../_harness.ts";
 import { assertClose, assertThrows } from "../_assert.ts";
 import { matmulRef } from "./_reference.ts";
-import { compare, gpu, sample, TOLERANCE, values } from "./_setup.ts";
+import { compare, gpu, sample, targets, TOLERANCE, values } from "./_setup.ts";
 
 // [a, b, transA, transB]: odd M/N/K, broadcast batches on either side, a weight shared by a batch
 const CASES: [number[], number[], boolean, boolean][] = [
@@ -20,8 +20,8 @@ const CASES: [number[], number[], boolean, boolean][] = [
 ];
 
 test("cuda matmul matches the f64 product (f32, bf16, f16; transposes; broadcast batches)", () => {
-  const g = gpu("cuda matmul");
-  if (!g) return;
+  const on = targets("cuda matmul");
+  if (on.length === 0) return;
   for (const dtype of ["f32", "bf16", "f16"] as const) {
     for (const [sa, sb, ta, tb] of CASES) {
       const a = sample(sa, dtype, 21), b = sample(sb, dtype, 22);
@@ -30,7 +30,7 @@ test("cuda matmul matches the f64 product (f32, bf16, f16; transposes; broadcast
       const k = ta ? sa.at(-2)! : sa.at(-1)!;
       compare(
         `matmul ${fmtShape(sa)}${ta ? "ᵀ" : ""} @ ${fmtShape(sb)}${tb ? "ᵀ" : ""} ${dtype}`,
-        g,
+        on,
         [a, b],
         (be, [x, y]) => be.matmul(x, y, { transA: ta, transB: tb }),
         ref,

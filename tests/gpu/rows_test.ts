@@ -2,7 +2,7 @@
 // (with and without weights) against f64 references on widths that are no multiple of a warp.
 import { test } from "../_harness.ts";
 import { alongDim } from "./_reference.ts";
-import { compare, gpu, sample, values } from "./_setup.ts";
+import { compare, sample, targets, values } from "./_setup.ts";
 
 const DTYPES = ["f32", "bf16"] as const;
 
@@ -14,8 +14,8 @@ function softmaxRow(row: number[]): number[] {
 }
 
 test("cuda softmax along each dim (rows, strided, width 1 and 1000+)", () => {
-  const g = gpu("cuda softmax");
-  if (!g) return;
+  const on = targets("cuda softmax");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (
       const [shape, dim] of [[[3, 5, 37], -1], [[3, 5, 37], 1], [[3, 5, 37], 0], [[2, 1], 1], [[4, 1029], 1]] as [
@@ -26,7 +26,7 @@ test("cuda softmax along each dim (rows, strided, width 1 and 1000+)", () => {
       const x = sample(shape, dtype, 11, 3);
       const [vx] = values(x);
       const d = dim < 0 ? dim + shape.length : dim;
-      compare(`softmax ${shape} dim ${dim} ${dtype}`, g, [x], (be, [t]) => be.softmax(t, dim), {
+      compare(`softmax ${shape} dim ${dim} ${dtype}`, on, [x], (be, [t]) => be.softmax(t, dim), {
         shape,
         values: alongDim(vx, shape, d, softmaxRow),
       }, dtype);
@@ -36,8 +36,8 @@ test("cuda softmax along each dim (rows, strided, width 1 and 1000+)", () => {
 });
 
 test("cuda sum and mean along a dim, keepdim or not", () => {
-  const g = gpu("cuda reduce");
-  if (!g) return;
+  const on = targets("cuda reduce");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     const shape = [3, 67, 5];
     const x = sample(shape, dtype, 12);
@@ -55,14 +55,14 @@ test("cuda sum and mean along a dim, keepdim or not", () => {
       const drop = shape.filter((_, i) => i !== d);
       compare(
         `sum dim ${dim} ${dtype}`,
-        g,
+        on,
         [x],
         (be, [t]) => be.sum(t, dim),
         { shape: drop, values: picked },
         dtype,
         10,
       );
-      compare(`mean dim ${dim} keepdim ${dtype}`, g, [x], (be, [t]) => be.mean(t, dim, true), {
+      compare(`mean dim ${dim} keepdim ${dtype}`, on, [x], (be, [t]) => be.mean(t, dim, true), {
         shape: keep,
         values: picked.map((v) => v / shape[d]),
       }, dtype);
@@ -72,8 +72,8 @@ test("cuda sum and mean along a dim, keepdim or not", () => {
 });
 
 test("cuda layer norm and RMS norm (with/without weight and bias) over odd widths", () => {
-  const g = gpu("cuda norms");
-  if (!g) return;
+  const on = targets("cuda norms");
+  if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const width of [1, 45, 769]) {
       const shape = [2, 3, width];
@@ -98,7 +98,7 @@ test("cuda layer norm and RMS norm (with/without weight and bias) over odd width
         });
       compare(
         `layerNorm ${width} ${dtype}`,
-        g,
+        on,
         [x, w, b],
         (be, [t, tw, tb]) => be.layerNorm(t, tw, tb, eps),
         {
@@ -110,7 +110,7 @@ test("cuda layer norm and RMS norm (with/without weight and bias) over odd width
       );
       compare(
         `layerNorm plain ${width} ${dtype}`,
-        g,
+        on,
         [x],
         (be, [t]) => be.layerNorm(t, undefined, undefined, eps),
         {
@@ -122,7 +122,7 @@ test("cuda layer norm and RMS norm (with/without weight and bias) over odd width
       );
       compare(
         `rmsNorm ${width} ${dtype}`,
-        g,
+        on,
         [x, w],
         (be, [t, tw]) => be.rmsNorm(t, tw, eps),
         {
@@ -134,7 +134,7 @@ test("cuda layer norm and RMS norm (with/without weight and bias) over odd width
       );
       compare(
         `SRMS ${width} ${dtype}`,
-        g,
+        on,
         [x],
         (be, [t]) => be.rmsNorm(t, undefined, eps),
         {

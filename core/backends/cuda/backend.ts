@@ -7,7 +7,7 @@
  */
 import type { Backend, BinaryOp, Conv2dOptions, MatmulOptions, UnaryOp } from "../../backend.ts";
 import { type DType, DTYPES, dtypeSize } from "../../dtype.ts";
-import { DTypeError, ShapeError } from "../../errors.ts";
+import { DTypeError, NativeError, ShapeError } from "../../errors.ts";
 import {
   allocHost,
   CpuStorage,
@@ -44,6 +44,9 @@ const UNARY_CODE: Readonly<Record<UnaryOp, number>> = {
   rsqrt: 7,
   abs: 8,
 };
+/** Status of kernels/_runtime.h for an index outside its range (AZ_RANGE). */
+const RANGE_STATUS = 5;
+
 const BINARY_CODE: Readonly<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 /** Bytes held by the caching allocator, as {@linkcode CudaBackend.memoryStats} reports them. */
@@ -510,19 +513,28 @@ export class CudaBackend implements Backend {
     requireFloat("embedding", table);
     requireRank("embedding", table, 2, "table [V, D]");
     const [vocab, dim] = table.shape;
+    const shapes = `ids ${fmtShape(ids.shape)}, table ${fmtShape(table.shape)}`;
     return this.#produce([...ids.shape, dim], table.dtype, (out) => {
-      this.#rt.call(
-        "attnzoo_embedding",
-        "embedding",
-        () => `ids ${fmtShape(ids.shape)}, table ${fmtShape(table.shape)}`,
-        DTYPE_CODE[table.dtype],
-        handleOf(ids),
-        handleOf(table),
-        out,
-        ids.size,
-        vocab,
-        dim,
-      );
+      try {
+        this.#rt.call(
+          "attnzoo_embedding",
+          "embedding",
+          shapes,
+          DTYPE_CODE[table.dtype],
+          handleOf(ids),
+          handleOf(table),
+          out,
+          ids.size,
+          vocab,
+          dim,
+        );
+      } catch (error) {
+        // the kernel flags ids outside the table (status 5): a bad input, not a device failure
+        if (error instanceof NativeError && error.code === RANGE_STATUS) {
+          throw new ShapeError("embedding", `an id is outside [0, ${vocab}) (${shapes})`);
+        }
+        throw error;
+      }
     });
   }
 
