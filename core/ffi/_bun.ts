@@ -1,11 +1,15 @@
-// Bun adapter: bun:ffi dlopen. bun:ffi is imported dynamically through a widened specifier so
-// Deno's type check and `deno publish` never try to resolve it; tsconfig.bun.json checks this
-// file against the real bun:ffi types through _bun_ffi.ts.
+// Bun adapter: bun:ffi dlopen. bun:ffi is loaded with Bun's synchronous import.meta.require on
+// first use, so it is no part of the module graph that Deno type-checks and `deno publish`
+// analyses; tsconfig.bun.json checks _bun_ffi.ts against the real bun:ffi types.
 import type { FfiType, SymbolTable } from "../plugin.ts";
 import type { BunFfi, BunType } from "./_bun_ffi.ts";
 import type { BoundSymbols, FfiAdapter, NativeArg, NativeFn, NativeLibrary } from "./_types.ts";
 
-const bunFfi = (await import("bun:ffi" as string)) as BunFfi;
+let bunFfi: BunFfi | undefined;
+
+function loadBunFfi(): BunFfi {
+  return bunFfi ??= (import.meta as unknown as { require(id: string): unknown }).require("bun:ffi") as BunFfi;
+}
 
 // u64/i64 (not the _fast variants) already return bigint; pointer results come back as numbers.
 const bunTypes: Record<FfiType, BunType> = {
@@ -31,7 +35,7 @@ export const bunAdapter: FfiAdapter = {
     for (const [name, symbol] of Object.entries(symbols)) {
       definitions[name] = { args: symbol.parameters.map((t) => bunTypes[t]), returns: bunTypes[symbol.result] };
     }
-    const library = bunFfi.dlopen(path, definitions);
+    const library = loadBunFfi().dlopen(path, definitions);
     const bound: Record<string, NativeFn> = {};
     for (const [name, symbol] of Object.entries(symbols)) bound[name] = bind(library.symbols[name], symbol.result);
     let open = true;

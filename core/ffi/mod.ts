@@ -10,6 +10,8 @@ import { ConfigError, NativeError } from "../errors.ts";
 import { FfiTypeSchema, type SymbolTable } from "../plugin.ts";
 import type { FfiAdapter, NativeLibrary } from "./_types.ts";
 import { findMissingSymbols } from "./_missing.ts";
+import { bunAdapter } from "./_bun.ts";
+import { denoAdapter } from "./_deno.ts";
 
 export type { FfiSymbol, FfiType, SymbolTable } from "../plugin.ts";
 export type { BoundSymbols, NativeArg, NativeFn, NativeLibrary, NativeResult } from "./_types.ts";
@@ -17,7 +19,9 @@ export { check, readLastError } from "./_status.ts";
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
-const adapter: FfiAdapter = isDeno ? (await import("./_deno.ts")).denoAdapter : (await import("./_bun.ts")).bunAdapter;
+// Both adapters load statically (neither touches its runtime's FFI until it opens a library), so
+// this module has no top-level await.
+const adapter: FfiAdapter = isDeno ? denoAdapter : bunAdapter;
 
 /** The JavaScript runtime the FFI adapter targets. */
 export function runtimeName(): "deno" | "bun" {

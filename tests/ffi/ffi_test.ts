@@ -78,6 +78,15 @@ if ("skip" in built) {
     assertEquals(tl_is_null(new Uint8Array(4)), 0);
   });
 
+  test("ffi: pointer parameters accept SharedArrayBuffer-backed arrays, as tensor storage is", () => {
+    const x = new Float32Array(new SharedArrayBuffer(4 * 64)).map((_, i) => i);
+    const y = new Float32Array(new SharedArrayBuffer(4 * 64));
+    assertEquals(tl_sum_f32(x, 64), 2016);
+    assertEquals(tl_sum_f32(x.subarray(60), 4), 60 + 61 + 62 + 63);
+    assertEquals(tl_scale_into(x, y, 64, -1), 0);
+    assertClose(y, Array.from(x, (v) => -v), { rtol: 0, atol: 0 });
+  });
+
   test("ffi: native code writes into caller buffers during the call", () => {
     const x = Float32Array.from([1, -2, 0.1, 1e-3, 3e5]);
     const y = new Float32Array(x.length);
