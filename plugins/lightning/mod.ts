@@ -6,6 +6,7 @@
  * @module
  */
 import type { PluginManifest } from "../../core/plugin.ts";
+import { configs } from "./_configs.ts";
 import { lightningConfigSchema } from "./config.ts";
 import { createLightningMixer, lightningMixerCost } from "./mixer.ts";
 
@@ -41,6 +42,6 @@ export const plugin: PluginManifest = {
   ops: { cpu: { createMixer: createLightningMixer } },
   cost: lightningMixerCost,
   kernels: { sources: [], symbols: {} },
-  configs: {},
+  configs,
   baseUrl: new URL(".", import.meta.url).href,
 };
