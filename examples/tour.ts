@@ -1,29 +1,61 @@
 /**
- * The zoo tour (`npm start`, `deno task start`, `bun run start`): every registered attention
- * plugin, built as a vision mixer and as a causal LM mixer on the best available device, run
- * forward once and (for LMs) decoded token by token, with a table of parameters and speed.
+ * The zoo tour (`npm start`, `deno task start`, `bun run start`): for every registered attention
+ * plugin, a small ViT and a small LM built on the best available device, one forward pass each
+ * and a short greedy generation, then a table of parameters, latency and tokens/s.
  */
 import {
-  createMixer,
-  DeviceUnavailableError,
+  buildModel,
+  type DeviceRequest,
+  type LanguageModel,
   listModels,
   listPlugins,
-  matmul,
-  type MixerSpec,
   randn,
   resolveDevice,
   type Tensor,
+  tensor,
   toDevice,
+  type VisionTransformer,
 } from "../mod.ts";
+import process from "node:process";
 
-function ms(start: number): number {
-  return performance.now() - start;
+const card = { summary: "tour model", paper: "-", weights: "random init" };
+const device = resolveDevice((process.env.ATTNZOO_DEVICE ?? "auto") as DeviceRequest);
+
+function vitConfig(plugin: string): Record<string, unknown> {
+  return {
+    name: `tour_vit_${plugin}`,
+    card,
+    architecture: "vit",
+    imageSize: 64,
+    patchSize: 8,
+    numClasses: 100,
+    dim: 96,
+    depth: 2,
+    heads: 4,
+    attention: { plugin },
+  };
 }
 
-function paramCount(parameters: Map<string, Tensor>): number {
+function lmConfig(plugin: string): Record<string, unknown> {
+  return {
+    name: `tour_lm_${plugin}`,
+    card,
+    architecture: "lm",
+    style: plugin === "lightning" ? "transnormer" : "llama",
+    embedScale: plugin === "lightning",
+    vocabSize: 512,
+    dim: 96,
+    depth: 2,
+    heads: 4,
+    mlpHidden: 256,
+    attention: { plugin },
+  };
+}
+
+function count(parameters: Map<string, Tensor>): string {
   let n = 0;
   for (const t of parameters.values()) n += t.size;
-  return n;
+  return `${(n / 1e6).toFixed(2)}M`;
 }
 
 function table(rows: string[][]): string {
@@ -31,80 +63,44 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ")).join("\n");
 }
 
-let device: "cpu" | "cuda" = "cpu";
-try {
-  device = resolveDevice("auto");
-} catch (err) {
-  if (!(err instanceof DeviceUnavailableError)) throw err;
-}
-console.log(`attnzoo tour on ${device}\n`);
-
-const plugins = listPlugins();
-console.log(table([
-  ["plugin", "title", "arXiv", "causal", "vision", "cuda", "configs"],
-  ...plugins.map((
-    p,
-  ) => [p.name, p.title, p.arxiv, String(p.causal), String(p.nonCausal), String(p.cuda), String(p.models)]),
-]));
-console.log(`\n${listModels().length} pretrained configs registered\n`);
-
-{
-  const n = 512;
-  using a = randn([n, n], { seed: 1 });
-  using b = randn([n, n], { seed: 2 });
-  matmul(a, b).dispose();
-  const start = performance.now();
-  const runs = 5;
-  for (let i = 0; i < runs; i++) matmul(a, b).dispose();
-  const seconds = ms(start) / 1000 / runs;
-  console.log(`matmul ${n}³ f32 on ${device}: ${(2 * n ** 3 / seconds / 1e9).toFixed(1)} GFLOP/s\n`);
-}
-
-const dim = 64;
-const heads = 4;
-const rows: string[][] = [["plugin", "mode", "params", "tokens", "forward ms", "decode tok/s"]];
-for (const summary of plugins) {
-  const modes: ("vision" | "lm")[] = [];
-  if (summary.nonCausal) modes.push("vision");
-  if (summary.causal) modes.push("lm");
-  for (const mode of modes) {
-    const grid = [8, 8] as const;
-    const tokens = mode === "vision" ? grid[0] * grid[1] : 64;
-    const spec: MixerSpec = {
-      dim,
-      heads,
-      causal: mode === "lm",
-      layer: 0,
-      layers: 2,
-      grid: mode === "vision" ? grid : undefined,
-      qkvBias: mode === "vision",
-      dtype: "f32",
-      device: summary.cuda ? device : "cpu",
-      seed: 0,
-    };
-    using mixer = createMixer(summary.name, spec);
-    using host = randn([2, tokens, dim], { seed: 3 });
-    using x = toDevice(host, spec.device);
-    let start = performance.now();
-    mixer.forward(x).dispose();
-    const forwardMs = ms(start);
-    let decode = "-";
-    if (mode === "lm" && mixer.createState !== undefined && mixer.step !== undefined) {
-      using state = mixer.createState(1);
-      using oneHost = randn([1, 1, dim], { seed: 4 });
-      using one = toDevice(oneHost, spec.device);
-      const steps = 32;
-      start = performance.now();
-      for (let t = 0; t < steps; t++) mixer.step(one, state).dispose();
-      decode = (steps / (ms(start) / 1000)).toFixed(0);
-    }
+console.log(`attnzoo tour on ${device}: ${listPlugins().length} plugins, ${listModels().length} pretrained configs\n`);
+const rows = [["plugin", "model", "params", "forward", "ms", "generate", "tokens/s"]];
+for (const plugin of listPlugins()) {
+  if (plugin.nonCausal) {
+    using model = buildModel(vitConfig(plugin.name), { device }) as VisionTransformer;
+    using host = randn([8, 3, 64, 64], { seed: 1 });
+    using images = toDevice(host, device);
+    model.forward(images).dispose(); // warm-up
+    const start = performance.now();
+    using logits = model.forward(images);
     rows.push([
-      summary.name,
-      `${mode} (${spec.device})`,
-      String(paramCount(mixer.parameters)),
-      `2×${tokens}`,
-      forwardMs.toFixed(2),
-      decode,
+      plugin.name,
+      "ViT 2×96",
+      count(model.parameters),
+      `8 images → [${logits.shape}]`,
+      (performance.now() - start).toFixed(1),
+      "-",
+      "-",
+    ]);
+  }
+  if (plugin.causal) {
+    using model = buildModel(lmConfig(plugin.name), { device }) as LanguageModel;
+    using hostIds = tensor(Int32Array.from({ length: 2 * 64 }, (_, i) => (i * 37) % 512), { shape: [2, 64] });
+    using ids = toDevice(hostIds, device);
+    const start = performance.now();
+    using logits = model.forward(ids);
+    const forwardMs = performance.now() - start;
+    const t0 = performance.now();
+    const [generated] = model.generate([[1, 2, 3, 4]], { maxNew: 16 });
+    const tokensPerSecond = generated.length / ((performance.now() - t0) / 1000);
+    rows.push([
+      plugin.name,
+      "LM 2×96",
+      count(model.parameters),
+      `2×64 tokens → [${logits.shape}]`,
+      forwardMs.toFixed(1),
+      generated.slice(0, 6).join(",") + ",…",
+      tokensPerSecond.toFixed(0),
     ]);
   }
 }
