@@ -1,9 +1,10 @@
 /**
  * FFI overhead: microseconds per tiny op called from TypeScript on the CUDA backend, under Deno
- * or Bun (`deno run -A bench/ffi_overhead.ts`, `bun bench/ffi_overhead.ts`). Three levels: a bare
+ * or Bun (`deno run -A bench/ffi_overhead.ts`, `bun bench/ffi_overhead.ts`). Levels: a bare
  * native call that does no GPU work (memory stats), a one-element op through the backend
- * (validation, allocation from the cache, kernel launch, free), and the same op followed by a
- * stream synchronisation (a full round trip to the GPU).
+ * (validation, allocation from the cache, kernel launch, free), the same op followed by a stream
+ * synchronisation (a full round trip to the GPU), and a 2×2 matmul (adds cuBLASLt's per-call
+ * descriptor setup and algorithm heuristic).
  *
  * @module
  */
@@ -37,6 +38,7 @@ try {
 
 if (backend !== undefined) {
   const x = backend.fromHost(tensor([1.5]));
+  const m = backend.fromHost(tensor([[1, 2], [3, 4]]));
   const bodies: [string, () => void][] = [
     ["bare native call (memory stats)", () => backend.memoryStats()],
     ["tiny op (affine, 1 element)", () => backend.affine(x, 2, 1).dispose()],
@@ -44,6 +46,7 @@ if (backend !== undefined) {
       backend.affine(x, 2, 1).dispose();
       backend.synchronize();
     }],
+    ["tiny matmul (2×2)", () => backend.matmul(m, m).dispose()],
   ];
   for (const [, body] of bodies) for (let i = 0; i < 2000; i++) body(); // warm-up: JIT, allocator cache
   console.log(`ffi_overhead on ${runtimeName()}, ${backend.info.name} (sm_${backend.info.computeCapability})`);
@@ -51,4 +54,5 @@ if (backend !== undefined) {
     console.log(`${label.padEnd(34)} ${medianMicros(20000, body).toFixed(2).padStart(8)} µs`);
   }
   x.dispose();
+  m.dispose();
 }

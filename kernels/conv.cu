@@ -1,11 +1,14 @@
-// Convolutions, NCHW, f32 accumulation: a direct conv2d for any stride/padding/groups, an unrolled
-// depthwise path (groups = C_in = C_out, square 3/5/7 kernels), a patch-embedding path (stride =
-// kernel, no padding, one group: patches are gathered into rows and multiplied by the weight
-// through cuBLASLt with a fused bias), and the causal depthwise conv1d of gated linear layers.
+// Convolutions, NCHW, f32 accumulation: ungrouped conv2d (patch embeddings included) gathers each
+// output position's receptive field into a row (im2col) and multiplies the rows by the weight
+// through cuBLASLt with a fused bias; depthwise convs (groups = C_in = C_out, square 3/5/7
+// kernels) take an unrolled path; anything else (other groups) runs a direct kernel. Also the
+// causal depthwise conv1d of gated linear layers.
 #include "_gemm.h"
 #include "_runtime.h"
 
 namespace {
+
+constexpr int64_t kMaxIm2colBytes = 1LL << 30;
 
 struct ConvGeometry {
   int64_t batch, cin, h, w, cout, kh, kw, sh, sw, ph, pw, groups, oh, ow;
@@ -62,16 +65,18 @@ __global__ void conv2d_depthwise(const T* x, const T* weight, const T* bias, T* 
   }
 }
 
-// rows[(b·oh + py)·ow + px, (c·kh + ky)·kw + kx] = x[b, c, py·kh + ky, px·kw + kx]
+// rows[(b·oh + oy)·ow + ox, (c·kh + ky)·kw + kx] = x[b, c, oy·sh − ph + ky, ox·sw − pw + kx], zero
+// where that falls in the padding
 template <typename T>
-__global__ void gather_patches(const T* x, T* rows, ConvGeometry g) {
+__global__ void im2col(const T* x, T* rows, ConvGeometry g) {
   const int64_t patch = g.cin * g.kh * g.kw;
   const int64_t total = g.batch * g.oh * g.ow * patch;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t col = i % patch, row = i / patch;
     const int64_t kx = col % g.kw, ky = (col / g.kw) % g.kh, c = col / (g.kw * g.kh);
-    const int64_t px = row % g.ow, py = (row / g.ow) % g.oh, b = row / (g.ow * g.oh);
-    rows[i] = x[((b * g.cin + c) * g.h + py * g.kh + ky) * g.w + px * g.kw + kx];
+    const int64_t ox = row % g.ow, oy = (row / g.ow) % g.oh, b = row / (g.ow * g.oh);
+    const int64_t y = oy * g.sh - g.ph + ky, xx = ox * g.sw - g.pw + kx;
+    rows[i] = (y >= 0 && y < g.h && xx >= 0 && xx < g.w) ? x[((b * g.cin + c) * g.h + y) * g.w + xx] : T{};
   }
 }
 
@@ -86,7 +91,7 @@ __global__ void tokens_to_channels(const T* tokens, T* out, int64_t batch, int64
 }
 
 template <typename T>
-int patch_embed(int dtype, const T* x, const T* weight, const T* bias, T* out, const ConvGeometry& g) {
+int conv2d_gemm(int dtype, const T* x, const T* weight, const T* bias, T* out, const ConvGeometry& g) {
   const int64_t positions = g.oh * g.ow, patch = g.cin * g.kh * g.kw;
   T* rows = nullptr;
   T* tokens = nullptr;
@@ -95,9 +100,9 @@ int patch_embed(int dtype, const T* x, const T* weight, const T* bias, T* out, c
     status = az_alloc("conv2d", g.batch * positions * g.cout * sizeof(T), reinterpret_cast<void**>(&tokens));
   }
   if (status == AZ_OK) {
-    gather_patches<T><<<az_blocks(g.batch * positions * patch, 256), 256, 0, az_stream()>>>(x, rows, g);
+    im2col<T><<<az_blocks(g.batch * positions * patch, 256), 256, 0, az_stream()>>>(x, rows, g);
     cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) status = az_fail(AZ_CUDA, "conv2d", "patch gather: %s", cudaGetErrorString(err));
+    if (err != cudaSuccess) status = az_fail(AZ_CUDA, "conv2d", "im2col: %s", cudaGetErrorString(err));
   }
   if (status == AZ_OK) {
     // [B·P, patch] @ weight[C_out, patch]ᵀ + bias
@@ -108,7 +113,7 @@ int patch_embed(int dtype, const T* x, const T* weight, const T* bias, T* out, c
     tokens_to_channels<T><<<az_blocks(g.batch * positions * g.cout, 256), 256, 0, az_stream()>>>(tokens, out, g.batch,
                                                                                                  positions, g.cout);
     cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) status = az_fail(AZ_CUDA, "conv2d", "patch layout: %s", cudaGetErrorString(err));
+    if (err != cudaSuccess) status = az_fail(AZ_CUDA, "conv2d", "output layout: %s", cudaGetErrorString(err));
   }
   // stream order keeps the scratch alive for the queued kernels that still read it
   if (rows != nullptr) az_release(rows);
@@ -121,9 +126,9 @@ int launch_conv2d(int dtype, const T* x, const T* weight, const T* bias, T* out,
   const int64_t total = g.batch * g.cout * g.oh * g.ow;
   const unsigned blocks = az_blocks(total, 256);
   const bool depthwise = g.groups == g.cin && g.cout == g.cin && g.kh == g.kw;
-  if (g.groups == 1 && g.sh == g.kh && g.sw == g.kw && g.ph == 0 && g.pw == 0 && g.kh * g.kw > 1) {
-    return patch_embed<T>(dtype, x, weight, bias, out, g);
-  }
+  // the im2col rows cost kh·kw times the input; past kMaxIm2colBytes the direct kernel saves the memory
+  const int64_t im2col_bytes = g.batch * g.oh * g.ow * g.cin * g.kh * g.kw * (int64_t)sizeof(T);
+  if (g.groups == 1 && im2col_bytes <= kMaxIm2colBytes) return conv2d_gemm<T>(dtype, x, weight, bias, out, g);
   if (depthwise && g.kh == 3) {
     conv2d_depthwise<T, 3><<<blocks, 256, 0, az_stream()>>>(x, weight, bias, out, g);
   } else if (depthwise && g.kh == 5) {

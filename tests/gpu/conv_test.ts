@@ -1,6 +1,7 @@
-// CUDA convolutions and resampling against the definitions: conv2d (general, grouped, depthwise
-// fast path, patch embedding through cuBLASLt), causal depthwise conv1d, adaptive average pooling
-// with PyTorch's overlapping bins, and bilinear resize for both align_corners settings.
+// CUDA convolutions and resampling against the definitions: conv2d (im2col + cuBLASLt for one
+// group, patch embeddings included; direct kernel for other groups; depthwise fast path), causal
+// depthwise conv1d, adaptive average pooling with PyTorch's overlapping bins, and bilinear resize
+// for both align_corners settings.
 import { test } from "../_harness.ts";
 import { conv2dRef } from "./_reference.ts";
 import { compare, sample, targets, values } from "./_setup.ts";
@@ -9,16 +10,19 @@ const DTYPES = ["f32", "bf16"] as const;
 
 // [x, weight, stride, padding, groups]
 const CONVS: [number[], number[], [number, number], [number, number], number][] = [
-  [[2, 3, 11, 13], [5, 3, 3, 3], [1, 1], [1, 1], 1], // general
-  [[1, 4, 9, 10], [6, 2, 3, 2], [2, 1], [0, 1], 2], // grouped, rectangular kernel
+  [[2, 3, 11, 13], [5, 3, 3, 3], [1, 1], [1, 1], 1], // im2col + GEMM, padded
+  [[1, 3, 29, 31], [8, 3, 7, 7], [4, 4], [3, 3], 1], // overlapping patch embedding (PVTv2's stem)
+  [[2, 6, 5, 7], [4, 6, 1, 1], [1, 1], [0, 0], 1], // 1×1
+  [[2, 3, 20, 12], [7, 3, 4, 4], [4, 4], [0, 0], 1], // patch embedding
+  [[1, 3, 23, 17], [4, 3, 4, 4], [4, 4], [0, 0], 1], // patch embedding with ragged edges
+  [[1, 4, 9, 10], [6, 2, 3, 2], [2, 1], [0, 1], 2], // grouped, rectangular kernel: direct kernel
+  [[1, 4, 8, 9], [4, 1, 3, 2], [1, 1], [1, 0], 4], // depthwise, non-square: direct kernel
   [[2, 6, 13, 11], [6, 1, 3, 3], [1, 1], [1, 1], 6], // depthwise 3×3
   [[1, 5, 15, 14], [5, 1, 7, 7], [2, 2], [3, 3], 5], // depthwise 7×7, strided
   [[1, 8, 9, 9], [8, 1, 5, 5], [1, 1], [2, 2], 8], // depthwise 5×5
-  [[2, 3, 20, 12], [7, 3, 4, 4], [4, 4], [0, 0], 1], // patch embedding
-  [[1, 3, 23, 17], [4, 3, 4, 4], [4, 4], [0, 0], 1], // patch embedding with ragged edges
 ];
 
-test("cuda conv2d: general, grouped, depthwise and patch-embedding paths", () => {
+test("cuda conv2d: im2col/GEMM, patch embedding, grouped direct and depthwise paths", () => {
   const on = targets("cuda conv2d");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
