@@ -2,7 +2,12 @@
 // full f32, not TF32), strided batches (stride 0 broadcasts), transposes, and cuBLASLt's fused
 // bias and tanh-GELU epilogues. cuBLASLt is column-major: the row-major product C = A·B is
 // computed as the column-major Cᵀ = Bᵀ·Aᵀ, which reads the same buffers with no copies.
+// Descriptors and the heuristic's algorithm are cached per problem shape, so a repeated product
+// costs one cublasLtMatmul call.
 #include <cublasLt.h>
+
+#include <memory>
+#include <unordered_map>
 
 #include "_gemm.h"
 #include "_runtime.h"
@@ -39,6 +44,7 @@ struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
+  cublasLtMatmulAlgo_t algo{};
   ~Plan() {
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (c) cublasLtMatrixLayoutDestroy(c);
@@ -47,6 +53,28 @@ struct Plan {
     if (desc) cublasLtMatmulDescDestroy(desc);
   }
 };
+
+// Everything the descriptors and the algorithm choice depend on.
+struct PlanKey {
+  int64_t v[14];
+  bool operator==(const PlanKey& o) const {
+    for (int i = 0; i < 14; i++) {
+      if (v[i] != o.v[i]) return false;
+    }
+    return true;
+  }
+};
+
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& key) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
+    for (int64_t x : key.v) h = (h ^ (uint64_t)x) * 1099511628211ull;
+    return (size_t)h;
+  }
+};
+
+constexpr size_t kMaxPlans = 1024;
+std::unordered_map<PlanKey, std::unique_ptr<Plan>, PlanKeyHash> plans;
 
 int make_layout(const char* op, cublasLtMatrixLayout_t* layout, cudaDataType_t type, uint64_t rows, uint64_t cols,
                 int64_t ld, int32_t batch, int64_t stride) {
@@ -79,48 +107,64 @@ int az_gemm(const char* op, int dtype, bool trans_a, bool trans_b, int64_t m, in
     }
     return AZ_OK;
   }
-  Plan plan;
-  AZ_LT_CHECK(op, cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  // column-major view: "A" is our B (op(B)ᵀ is n×k), "B" is our A (op(A)ᵀ is k×m)
-  const cublasOperation_t op_first = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_second = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first));
-  AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second));
-  cublasLtEpilogue_t epilogue = bias != nullptr ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                                                : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
-  AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-  if (bias != nullptr) {
-    AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-  }
-  const int32_t count = (int32_t)batch;
-  // stored shapes (column-major): B buffer is n×k (ld n) or, transposed, k×n (ld k); A likewise
-  if (int s = make_layout(op, &plan.a, type, trans_b ? k : n, trans_b ? n : k, trans_b ? k : n, count, stride_b)) return s;
-  if (int s = make_layout(op, &plan.b, type, trans_a ? m : k, trans_a ? k : m, trans_a ? m : k, count, stride_a)) return s;
-  if (int s = make_layout(op, &plan.c, type, n, m, n, count, stride_c)) return s;
-  AZ_LT_CHECK(op, cublasLtMatmulPreferenceCreate(&plan.pref));
-  uint64_t ws = kWorkspaceBytes;
-  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
   const uint32_t align_first = alignment_of(b, stride_b * elem), align_second = alignment_of(a, stride_a * elem);
   const uint32_t align_c = alignment_of(c, stride_c * elem);
-  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-                                                       &align_first, sizeof align_first));
-  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                                                       &align_second, sizeof align_second));
-  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
-                                                       sizeof align_c));
-  AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(plan.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
-                                                       sizeof align_c));
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  AZ_LT_CHECK(op, cublasLtMatmulAlgoGetHeuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, plan.pref, 1,
-                                                 &result, &found));
-  if (found == 0) {
-    return az_fail(AZ_CUBLAS, op, "cuBLASLt has no algorithm for m=%lld n=%lld k=%lld batch=%lld dtype %d",
-                   (long long)m, (long long)n, (long long)k, (long long)batch, dtype);
+  const cublasLtEpilogue_t epilogue = bias != nullptr ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                                      : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+  const PlanKey key{{dtype, trans_a, trans_b, m, n, k, batch, stride_a, stride_b, stride_c, align_first, align_second,
+                     align_c, (int64_t)epilogue}};
+  Plan* plan = nullptr;
+  auto cached = plans.find(key);
+  if (cached != plans.end()) {
+    plan = cached->second.get();
+  } else {
+    auto fresh = std::make_unique<Plan>();
+    Plan& p = *fresh;
+    AZ_LT_CHECK(op, cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    // column-major view: "A" is our B (op(B)ᵀ is n×k), "B" is our A (op(A)ᵀ is k×m)
+    const cublasOperation_t op_first = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_second = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first));
+    AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second));
+    AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+    if (bias != nullptr) {
+      AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    }
+    const int32_t count = (int32_t)batch;
+    // stored shapes (column-major): B's buffer is n×k (ld n) or, transposed, k×n (ld k); A's likewise
+    if (int s = make_layout(op, &p.a, type, trans_b ? k : n, trans_b ? n : k, trans_b ? k : n, count, stride_b)) return s;
+    if (int s = make_layout(op, &p.b, type, trans_a ? m : k, trans_a ? k : m, trans_a ? m : k, count, stride_a)) return s;
+    if (int s = make_layout(op, &p.c, type, n, m, n, count, stride_c)) return s;
+    AZ_LT_CHECK(op, cublasLtMatmulPreferenceCreate(&p.pref));
+    uint64_t ws = kWorkspaceBytes;
+    AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                         &align_first, sizeof align_first));
+    AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                         &align_second, sizeof align_second));
+    AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
+                                                         sizeof align_c));
+    AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
+                                                         sizeof align_c));
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    AZ_LT_CHECK(op, cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.a, p.b, p.c, p.c, p.pref, 1, &result, &found));
+    if (found == 0) {
+      return az_fail(AZ_CUBLAS, op, "cuBLASLt has no algorithm for m=%lld n=%lld k=%lld batch=%lld dtype %d",
+                     (long long)m, (long long)n, (long long)k, (long long)batch, dtype);
+    }
+    p.algo = result.algo;
+    if (plans.size() >= kMaxPlans) plans.clear();
+    plan = fresh.get();
+    plans.emplace(key, std::move(fresh));
+  }
+  if (bias != nullptr) {
+    // the bias address changes between calls that share a plan
+    AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   }
   const float alpha = 1.0f, beta = 0.0f;
-  AZ_LT_CHECK(op, cublasLtMatmul(handle, plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c,
-                                 &result.algo, workspace, kWorkspaceBytes, az_stream()));
+  AZ_LT_CHECK(op, cublasLtMatmul(handle, plan->desc, &alpha, b, plan->a, a, plan->b, &beta, c, plan->c, c, plan->c,
+                                 &plan->algo, workspace, kWorkspaceBytes, az_stream()));
   return AZ_OK;
 }
 

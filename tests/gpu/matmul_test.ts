@@ -80,3 +80,22 @@ test("cuda matmul rejects mismatched inner dims and non-broadcasting batches wit
   assertThrows(() => g.matmul(a, c), ShapeError, "matmul", "broadcast");
   for (const t of [a, b, c]) t.dispose();
 });
+
+test("cuda repeated products of one shape reuse the cached cuBLASLt plan with new data and bias", () => {
+  const g = gpu("cuda matmul plan cache");
+  if (!g) return;
+  const k = Math.sqrt(2 / Math.PI);
+  const held = []; // kept alive so each round's buffers (the bias above all) sit at new addresses
+  for (let round = 0; round < 3; round++) {
+    const hx = sample([6, 19], "f32", 100 + round), hw = sample([10, 19], "f32", 200 + round);
+    const hb = sample([10], "f32", 300 + round);
+    const [vx, vw, vb] = values(hx, hw, hb);
+    const ref = matmulRef(vx, [6, 19], vw, [10, 19], false, true).values.map((v, i) => v + vb[i % 10]);
+    const [x, w, bias] = [g.fromHost(hx), g.fromHost(hw), g.fromHost(hb)];
+    const out = g.linear(x, w, { bias, gelu: true });
+    const want = ref.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3))));
+    assertClose(out.toFloat32Array(), want, { rtol: 1e-5, atol: 1e-4 }, `round ${round}`);
+    held.push(hx, hw, hb, x, w, bias, out);
+  }
+  for (const t of held) t.dispose();
+});
