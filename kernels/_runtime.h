@@ -25,45 +25,73 @@ int az_alloc(const char* op, size_t bytes, void** out);
 void az_release(void* ptr);
 
 // Checks a CUDA runtime call; on failure records the op and the CUDA message.
-#define AZ_CUDA_CHECK(op, call)                                                             \
-  do {                                                                                      \
-    cudaError_t az_err_ = (call);                                                           \
-    if (az_err_ != cudaSuccess) {                                                           \
-      return az_fail(AZ_CUDA, op, "%s (%s)", cudaGetErrorString(az_err_), #call);           \
-    }                                                                                       \
+#define AZ_CUDA_CHECK(op, call)                                                   \
+  do {                                                                            \
+    cudaError_t az_err_ = (call);                                                 \
+    if (az_err_ != cudaSuccess) {                                                 \
+      return az_fail(AZ_CUDA, op, "%s (%s)", cudaGetErrorString(az_err_), #call); \
+    }                                                                             \
   } while (0)
 
 // Checks the launch that just happened (bad configuration, missing kernel image).
 #define AZ_LAUNCH_CHECK(op) AZ_CUDA_CHECK(op, cudaGetLastError())
 
 // Rejects a dtype the op does not take.
-#define AZ_REQUIRE_FLOAT(op, dtype)                                                         \
-  do {                                                                                      \
-    if ((dtype) != AZ_F32 && (dtype) != AZ_F16 && (dtype) != AZ_BF16) {                    \
+#define AZ_REQUIRE_FLOAT(op, dtype)                                                                      \
+  do {                                                                                                   \
+    if ((dtype) != AZ_F32 && (dtype) != AZ_F16 && (dtype) != AZ_BF16) {                                  \
       return az_fail(AZ_INVALID, op, "unsupported dtype code %d (want f32, f16 or bf16)", (int)(dtype)); \
-    }                                                                                       \
+    }                                                                                                    \
   } while (0)
 
-template <typename T> __device__ __forceinline__ float az_load(const T* p, int64_t i);
-template <> __device__ __forceinline__ float az_load<float>(const float* p, int64_t i) { return p[i]; }
-template <> __device__ __forceinline__ float az_load<__half>(const __half* p, int64_t i) { return __half2float(p[i]); }
-template <> __device__ __forceinline__ float az_load<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) {
+template <typename T>
+__device__ __forceinline__ float az_load(const T* p, int64_t i);
+template <>
+__device__ __forceinline__ float az_load<float>(const float* p, int64_t i) {
+  return p[i];
+}
+template <>
+__device__ __forceinline__ float az_load<__half>(const __half* p, int64_t i) {
+  return __half2float(p[i]);
+}
+template <>
+__device__ __forceinline__ float az_load<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) {
   return __bfloat162float(p[i]);
 }
 
-template <typename T> __device__ __forceinline__ void az_store(T* p, int64_t i, float v);
-template <> __device__ __forceinline__ void az_store<float>(float* p, int64_t i, float v) { p[i] = v; }
-template <> __device__ __forceinline__ void az_store<__half>(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
-template <> __device__ __forceinline__ void az_store<__nv_bfloat16>(__nv_bfloat16* p, int64_t i, float v) {
+template <typename T>
+__device__ __forceinline__ void az_store(T* p, int64_t i, float v);
+template <>
+__device__ __forceinline__ void az_store<float>(float* p, int64_t i, float v) {
+  p[i] = v;
+}
+template <>
+__device__ __forceinline__ void az_store<__half>(__half* p, int64_t i, float v) {
+  p[i] = __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ void az_store<__nv_bfloat16>(__nv_bfloat16* p, int64_t i, float v) {
   p[i] = __float2bfloat16_rn(v);
 }
 
-// Calls `fn.template operator()<T>()` with T the storage type of a float dtype code.
-#define AZ_DISPATCH_FLOAT(dtype, ...)                                                       \
-  switch (dtype) {                                                                          \
-    case AZ_F32: { using scalar_t = float; __VA_ARGS__; break; }                            \
-    case AZ_F16: { using scalar_t = __half; __VA_ARGS__; break; }                           \
-    default: { using scalar_t = __nv_bfloat16; __VA_ARGS__; break; }                        \
+// Runs the statements with `scalar_t` bound to the storage type of a (validated) float dtype code.
+#define AZ_DISPATCH_FLOAT(dtype, ...) \
+  switch (dtype) {                    \
+    case AZ_F32: {                    \
+      using scalar_t = float;         \
+      __VA_ARGS__;                    \
+      break;                          \
+    }                                 \
+    case AZ_F16: {                    \
+      using scalar_t = __half;        \
+      __VA_ARGS__;                    \
+      break;                          \
+    }                                 \
+    default: {                        \
+      using scalar_t = __nv_bfloat16; \
+      __VA_ARGS__;                    \
+      break;                          \
+    }                                 \
   }
 
 // Blocks of `threads` covering `n` items, capped so grid-stride loops do the rest.
@@ -74,13 +102,21 @@ inline unsigned az_blocks(int64_t n, int threads) {
 }
 
 // Device pointer from the u64 handle that crosses the FFI.
-template <typename T> inline T* az_ptr(uint64_t handle) { return reinterpret_cast<T*>(handle); }
+template <typename T>
+inline T* az_ptr(uint64_t handle) {
+  return reinterpret_cast<T*>(handle);
+}
 
 // Bytes per element of a dtype code (0 for an unknown code).
 inline int az_dtype_size(int dtype) {
   switch (dtype) {
-    case AZ_F32: case AZ_I32: return 4;
-    case AZ_F16: case AZ_BF16: return 2;
-    default: return 0;
+    case AZ_F32:
+    case AZ_I32:
+      return 4;
+    case AZ_F16:
+    case AZ_BF16:
+      return 2;
+    default:
+      return 0;
   }
 }

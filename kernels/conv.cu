@@ -19,7 +19,8 @@ __global__ void conv2d_direct(const T* x, const T* weight, const T* bias, T* out
   const int64_t total = g.batch * g.cout * g.oh * g.ow;
   const int64_t cin_g = g.cin / g.groups, cout_g = g.cout / g.groups;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, co = (i / (g.ow * g.oh)) % g.cout, b = i / (g.ow * g.oh * g.cout);
+    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, co = (i / (g.ow * g.oh)) % g.cout,
+                  b = i / (g.ow * g.oh * g.cout);
     const int64_t c0 = (co / cout_g) * cin_g;
     float acc = bias != nullptr ? az_load(bias, co) : 0.0f;
     for (int64_t ci = 0; ci < cin_g; ci++) {
@@ -44,7 +45,8 @@ template <typename T, int K>
 __global__ void conv2d_depthwise(const T* x, const T* weight, const T* bias, T* out, ConvGeometry g) {
   const int64_t total = g.batch * g.cout * g.oh * g.ow;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, c = (i / (g.ow * g.oh)) % g.cout, b = i / (g.ow * g.oh * g.cout);
+    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, c = (i / (g.ow * g.oh)) % g.cout,
+                  b = i / (g.ow * g.oh * g.cout);
     const T* plane = x + (b * g.cin + c) * g.h * g.w;
     float wk[K * K];
 #pragma unroll
@@ -169,8 +171,8 @@ __global__ void causal_conv1d_kernel(const T* x, const T* weight, const T* bias,
 AZ_API int attnzoo_conv2d(int dtype, uint64_t x, uint64_t weight, uint64_t bias, uint64_t out,
                           const int64_t* geometry) {
   AZ_REQUIRE_FLOAT("conv2d", dtype);
-  ConvGeometry g{geometry[0], geometry[1], geometry[2], geometry[3], geometry[4], geometry[5],
-                 geometry[6], geometry[7], geometry[8], geometry[9], geometry[10], geometry[11], 0, 0};
+  ConvGeometry g{geometry[0], geometry[1], geometry[2], geometry[3],  geometry[4],  geometry[5], geometry[6],
+                 geometry[7], geometry[8], geometry[9], geometry[10], geometry[11], 0,           0};
   if (g.groups <= 0 || g.cin % g.groups != 0 || g.cout % g.groups != 0 || g.kh <= 0 || g.kw <= 0 || g.sh <= 0 ||
       g.sw <= 0 || g.ph < 0 || g.pw < 0) {
     return az_fail(AZ_INVALID, "conv2d", "bad geometry C_in=%lld C_out=%lld groups=%lld kernel %lldx%lld",
@@ -178,10 +180,12 @@ AZ_API int attnzoo_conv2d(int dtype, uint64_t x, uint64_t weight, uint64_t bias,
   }
   g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1;
   g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
-  if (g.h + 2 * g.ph < g.kh || g.w + 2 * g.pw < g.kw) return az_fail(AZ_INVALID, "conv2d", "kernel larger than padded input");
+  if (g.h + 2 * g.ph < g.kh || g.w + 2 * g.pw < g.kw)
+    return az_fail(AZ_INVALID, "conv2d", "kernel larger than padded input");
   if (g.batch * g.cout * g.oh * g.ow == 0) return AZ_OK;
-  AZ_DISPATCH_FLOAT(dtype, return launch_conv2d<scalar_t>(dtype, az_ptr<const scalar_t>(x), az_ptr<const scalar_t>(weight),
-                                                          az_ptr<const scalar_t>(bias), az_ptr<scalar_t>(out), g));
+  AZ_DISPATCH_FLOAT(dtype,
+                    return launch_conv2d<scalar_t>(dtype, az_ptr<const scalar_t>(x), az_ptr<const scalar_t>(weight),
+                                                   az_ptr<const scalar_t>(bias), az_ptr<scalar_t>(out), g));
   return AZ_OK;
 }
 

@@ -24,10 +24,14 @@ enum UnaryOp { kExp = 0, kSigmoid = 1, kRelu = 2, kTanh = 3, kSilu = 4, kNeg = 5
 
 __device__ __forceinline__ float apply_binary(int op, float a, float b) {
   switch (op) {
-    case kAdd: return a + b;
-    case kSub: return a - b;
-    case kMul: return a * b;
-    default: return a / b;
+    case kAdd:
+      return a + b;
+    case kSub:
+      return a - b;
+    case kMul:
+      return a * b;
+    default:
+      return a / b;
   }
 }
 
@@ -54,15 +58,24 @@ __global__ void binary_broadcast(int op, const T* a, const T* b, T* out, int64_t
 
 __device__ __forceinline__ float apply_unary(int op, float x) {
   switch (op) {
-    case kExp: return expf(x);
-    case kSigmoid: return 1.0f / (1.0f + expf(-x));
-    case kRelu: return x > 0.0f ? x : (x != x ? x : 0.0f);  // NaN stays NaN, as in PyTorch
-    case kTanh: return tanhf(x);
-    case kSilu: return x / (1.0f + expf(-x));
-    case kNeg: return -x;
-    case kSqrt: return sqrtf(x);
-    case kRsqrt: return rsqrtf(x);
-    default: return fabsf(x);
+    case kExp:
+      return expf(x);
+    case kSigmoid:
+      return 1.0f / (1.0f + expf(-x));
+    case kRelu:
+      return x > 0.0f ? x : (x != x ? x : 0.0f);  // NaN stays NaN, as in PyTorch
+    case kTanh:
+      return tanhf(x);
+    case kSilu:
+      return x / (1.0f + expf(-x));
+    case kNeg:
+      return -x;
+    case kSqrt:
+      return sqrtf(x);
+    case kRsqrt:
+      return rsqrtf(x);
+    default:
+      return fabsf(x);
   }
 }
 
@@ -127,12 +140,17 @@ int launch_cast(int dst_dtype, uint64_t x, uint64_t out, int64_t n) {
   unsigned blocks = az_blocks(n, kThreads);
   cudaStream_t s = az_stream();
   switch (dst_dtype) {
-    case AZ_F32: cast_kernel<S, float><<<blocks, kThreads, 0, s>>>(az_ptr<S>(x), az_ptr<float>(out), n); break;
-    case AZ_F16: cast_kernel<S, __half><<<blocks, kThreads, 0, s>>>(az_ptr<S>(x), az_ptr<__half>(out), n); break;
+    case AZ_F32:
+      cast_kernel<S, float><<<blocks, kThreads, 0, s>>>(az_ptr<S>(x), az_ptr<float>(out), n);
+      break;
+    case AZ_F16:
+      cast_kernel<S, __half><<<blocks, kThreads, 0, s>>>(az_ptr<S>(x), az_ptr<__half>(out), n);
+      break;
     case AZ_BF16:
       cast_kernel<S, __nv_bfloat16><<<blocks, kThreads, 0, s>>>(az_ptr<S>(x), az_ptr<__nv_bfloat16>(out), n);
       break;
-    default: return az_fail(AZ_INVALID, "cast", "unsupported target dtype code %d", dst_dtype);
+    default:
+      return az_fail(AZ_INVALID, "cast", "unsupported target dtype code %d", dst_dtype);
   }
   AZ_LAUNCH_CHECK("cast");
   return AZ_OK;
@@ -166,10 +184,10 @@ AZ_API int attnzoo_binary(int op, int dtype, int ndim, const int64_t* out_shape,
   AZ_DISPATCH_FLOAT(dtype, {
     if (same) {
       binary_same_shape<scalar_t><<<blocks, kThreads, 0, az_stream()>>>(op, az_ptr<scalar_t>(a), az_ptr<scalar_t>(b),
-                                                                         az_ptr<scalar_t>(out), n);
+                                                                        az_ptr<scalar_t>(out), n);
     } else {
       binary_broadcast<scalar_t><<<blocks, kThreads, 0, az_stream()>>>(op, az_ptr<scalar_t>(a), az_ptr<scalar_t>(b),
-                                                                        az_ptr<scalar_t>(out), n, bc);
+                                                                       az_ptr<scalar_t>(out), n, bc);
     }
   });
   AZ_LAUNCH_CHECK("binary");
@@ -234,9 +252,13 @@ AZ_API int attnzoo_cast(int src_dtype, int dst_dtype, uint64_t x, uint64_t out, 
     return AZ_OK;
   }
   switch (src_dtype) {
-    case AZ_F32: return launch_cast<float>(dst_dtype, x, out, n);
-    case AZ_F16: return launch_cast<__half>(dst_dtype, x, out, n);
-    case AZ_BF16: return launch_cast<__nv_bfloat16>(dst_dtype, x, out, n);
-    default: return launch_cast<int32_t>(dst_dtype, x, out, n);
+    case AZ_F32:
+      return launch_cast<float>(dst_dtype, x, out, n);
+    case AZ_F16:
+      return launch_cast<__half>(dst_dtype, x, out, n);
+    case AZ_BF16:
+      return launch_cast<__nv_bfloat16>(dst_dtype, x, out, n);
+    default:
+      return launch_cast<int32_t>(dst_dtype, x, out, n);
   }
 }

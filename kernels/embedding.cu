@@ -31,9 +31,9 @@ AZ_API int attnzoo_embedding(int dtype, uint64_t ids, uint64_t table, uint64_t o
   int flag = 0;
   cudaError_t err = cudaMemsetAsync(bad, 0, sizeof(int), az_stream());
   if (err == cudaSuccess) {
-    AZ_DISPATCH_FLOAT(dtype, embedding_kernel<scalar_t><<<az_blocks(n * dim, 256), 256, 0, az_stream()>>>(
-                                 az_ptr<int32_t>(ids), az_ptr<scalar_t>(table), az_ptr<scalar_t>(out), n, vocab, dim,
-                                 bad));
+    AZ_DISPATCH_FLOAT(dtype,
+                      embedding_kernel<scalar_t><<<az_blocks(n * dim, 256), 256, 0, az_stream()>>>(
+                          az_ptr<int32_t>(ids), az_ptr<scalar_t>(table), az_ptr<scalar_t>(out), n, vocab, dim, bad));
     err = cudaGetLastError();
   }
   if (err == cudaSuccess) err = cudaMemcpyAsync(&flag, bad, sizeof(int), cudaMemcpyDeviceToHost, az_stream());

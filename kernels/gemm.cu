@@ -19,9 +19,9 @@ constexpr size_t kWorkspaceBytes = 32u << 20;
 cublasLtHandle_t handle = nullptr;
 void* workspace = nullptr;
 
-#define AZ_LT_CHECK(op, call)                                                                    \
-  do {                                                                                           \
-    cublasStatus_t az_st_ = (call);                                                              \
+#define AZ_LT_CHECK(op, call)                                                                                          \
+  do {                                                                                                                 \
+    cublasStatus_t az_st_ = (call);                                                                                    \
     if (az_st_ != CUBLAS_STATUS_SUCCESS) return az_fail(AZ_CUBLAS, op, "cuBLASLt status %d (%s)", (int)az_st_, #call); \
   } while (0)
 
@@ -80,7 +80,8 @@ int make_layout(const char* op, cublasLtMatrixLayout_t* layout, cudaDataType_t t
                 int64_t ld, int32_t batch, int64_t stride) {
   AZ_LT_CHECK(op, cublasLtMatrixLayoutCreate(layout, type, rows, cols, ld));
   if (batch > 1) {
-    AZ_LT_CHECK(op, cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch));
+    AZ_LT_CHECK(op,
+                cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch));
     AZ_LT_CHECK(op, cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
                                                      sizeof stride));
   }
@@ -132,12 +133,15 @@ int az_gemm(const char* op, int dtype, bool trans_a, bool trans_b, int64_t m, in
     }
     const int32_t count = (int32_t)batch;
     // stored shapes (column-major): B's buffer is n×k (ld n) or, transposed, k×n (ld k); A's likewise
-    if (int s = make_layout(op, &p.a, type, trans_b ? k : n, trans_b ? n : k, trans_b ? k : n, count, stride_b)) return s;
-    if (int s = make_layout(op, &p.b, type, trans_a ? m : k, trans_a ? k : m, trans_a ? m : k, count, stride_a)) return s;
+    if (int s = make_layout(op, &p.a, type, trans_b ? k : n, trans_b ? n : k, trans_b ? k : n, count, stride_b))
+      return s;
+    if (int s = make_layout(op, &p.b, type, trans_a ? m : k, trans_a ? k : m, trans_a ? m : k, count, stride_a))
+      return s;
     if (int s = make_layout(op, &p.c, type, n, m, n, count, stride_c)) return s;
     AZ_LT_CHECK(op, cublasLtMatmulPreferenceCreate(&p.pref));
     uint64_t ws = kWorkspaceBytes;
-    AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    AZ_LT_CHECK(op,
+                cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
                                                          &align_first, sizeof align_first));
     AZ_LT_CHECK(op, cublasLtMatmulPreferenceSetAttribute(p.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,

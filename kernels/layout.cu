@@ -29,7 +29,8 @@ __global__ void permute_kernel(const E* x, E* out, int64_t n, Permutation p) {
 /** out = x.permute(dims) for elements of `elem_size` bytes (2 or 4); `in_shape` has `ndim` dims. */
 AZ_API int attnzoo_permute(int elem_size, int ndim, const int64_t* in_shape, const int64_t* dims, uint64_t x,
                            uint64_t out) {
-  if (elem_size != 2 && elem_size != 4) return az_fail(AZ_INVALID, "permute", "element size %d (want 2 or 4)", elem_size);
+  if (elem_size != 2 && elem_size != 4)
+    return az_fail(AZ_INVALID, "permute", "element size %d (want 2 or 4)", elem_size);
   if (ndim < 0 || ndim > kMaxDims) return az_fail(AZ_INVALID, "permute", "%d dims (at most %d)", ndim, kMaxDims);
   int64_t in_stride[kMaxDims];
   int64_t n = 1;
@@ -40,15 +41,18 @@ AZ_API int attnzoo_permute(int elem_size, int ndim, const int64_t* in_shape, con
   Permutation p{};
   p.ndim = ndim;
   for (int d = 0; d < ndim; d++) {
-    if (dims[d] < 0 || dims[d] >= ndim) return az_fail(AZ_INVALID, "permute", "dim %lld out of range", (long long)dims[d]);
+    if (dims[d] < 0 || dims[d] >= ndim)
+      return az_fail(AZ_INVALID, "permute", "dim %lld out of range", (long long)dims[d]);
     p.out_shape[d] = in_shape[dims[d]];
     p.in_stride[d] = in_stride[dims[d]];
   }
   if (n == 0) return AZ_OK;
   if (elem_size == 2) {
-    permute_kernel<uint16_t><<<az_blocks(n, 256), 256, 0, az_stream()>>>(az_ptr<uint16_t>(x), az_ptr<uint16_t>(out), n, p);
+    permute_kernel<uint16_t>
+        <<<az_blocks(n, 256), 256, 0, az_stream()>>>(az_ptr<uint16_t>(x), az_ptr<uint16_t>(out), n, p);
   } else {
-    permute_kernel<uint32_t><<<az_blocks(n, 256), 256, 0, az_stream()>>>(az_ptr<uint32_t>(x), az_ptr<uint32_t>(out), n, p);
+    permute_kernel<uint32_t>
+        <<<az_blocks(n, 256), 256, 0, az_stream()>>>(az_ptr<uint32_t>(x), az_ptr<uint32_t>(out), n, p);
   }
   AZ_LAUNCH_CHECK("permute");
   return AZ_OK;
@@ -63,8 +67,8 @@ AZ_API int attnzoo_copy_2d(uint64_t dst, uint64_t dst_pitch, uint64_t src, uint6
                    (unsigned long long)dst_pitch, (unsigned long long)src_pitch);
   }
   if (rows == 1) {
-    AZ_CUDA_CHECK("copy_2d", cudaMemcpyAsync(az_ptr<void>(dst), az_ptr<void>(src), width, cudaMemcpyDeviceToDevice,
-                                             az_stream()));
+    AZ_CUDA_CHECK("copy_2d",
+                  cudaMemcpyAsync(az_ptr<void>(dst), az_ptr<void>(src), width, cudaMemcpyDeviceToDevice, az_stream()));
     return AZ_OK;
   }
   AZ_CUDA_CHECK("copy_2d", cudaMemcpy2DAsync(az_ptr<void>(dst), dst_pitch, az_ptr<void>(src), src_pitch, width, rows,

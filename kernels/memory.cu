@@ -81,15 +81,18 @@ int az_alloc(const char* op, size_t bytes, void** out) {
     if (err == cudaErrorMemoryAllocation) {
       // out of memory: give the cached blocks back to the driver and try once more
       cudaGetLastError();
-      cudaStreamSynchronize(ctx.stream);
+      cudaError_t sync = cudaStreamSynchronize(ctx.stream);
+      if (sync != cudaSuccess) {
+        return az_fail(AZ_CUDA, op, "synchronize before freeing the cache: %s", cudaGetErrorString(sync));
+      }
       int status = release_cache();
       if (status != AZ_OK) return status;
       err = cudaMalloc(&ptr, cls);
     }
     if (err != cudaSuccess) {
       cudaGetLastError();
-      return az_fail(err == cudaErrorMemoryAllocation ? AZ_OOM : AZ_CUDA, op, "cannot allocate %zu bytes: %s",
-                     bytes, cudaGetErrorString(err));
+      return az_fail(err == cudaErrorMemoryAllocation ? AZ_OOM : AZ_CUDA, op, "cannot allocate %zu bytes: %s", bytes,
+                     cudaGetErrorString(err));
     }
   }
   ctx.live[ptr] = cls;
@@ -129,7 +132,8 @@ AZ_API int attnzoo_init(int device) {
   }
   int count = 0;
   AZ_CUDA_CHECK("init", cudaGetDeviceCount(&count));
-  if (device < 0 || device >= count) return az_fail(AZ_INVALID, "init", "device %d out of range (%d GPUs)", device, count);
+  if (device < 0 || device >= count)
+    return az_fail(AZ_INVALID, "init", "device %d out of range (%d GPUs)", device, count);
   AZ_CUDA_CHECK("init", cudaSetDevice(device));
   AZ_CUDA_CHECK("init", cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
   AZ_CUDA_CHECK("init", cudaMallocHost(&ctx.pinned, kPinnedBytes));

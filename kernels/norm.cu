@@ -45,7 +45,8 @@ __global__ void rms_norm_kernel(const T* x, const T* weight, T* out, int64_t col
 }
 
 int check_rows(const char* op, int64_t rows, int64_t cols) {
-  if (rows < 0 || cols <= 0) return az_fail(AZ_INVALID, op, "%lld rows of %lld (need cols > 0)", (long long)rows, (long long)cols);
+  if (rows < 0 || cols <= 0)
+    return az_fail(AZ_INVALID, op, "%lld rows of %lld (need cols > 0)", (long long)rows, (long long)cols);
   if (rows > 2147483647LL) return az_fail(AZ_INVALID, op, "%lld rows exceed the grid", (long long)rows);
   return AZ_OK;
 }

@@ -8,7 +8,8 @@ namespace {
 template <typename T>
 __global__ void adaptive_avg_pool_kernel(const T* x, T* out, int64_t planes, int64_t h, int64_t w, int64_t oh,
                                          int64_t ow) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < planes * oh * ow; i += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < planes * oh * ow;
+       i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t ox = i % ow, oy = (i / ow) % oh, p = i / (ow * oh);
     const int64_t y0 = (oy * h) / oh, y1 = ((oy + 1) * h + oh - 1) / oh;
     const int64_t x0 = (ox * w) / ow, x1 = ((ox + 1) * w + ow - 1) / ow;
@@ -29,7 +30,8 @@ __device__ __forceinline__ float source_index(int64_t dst, int64_t in, int64_t o
 template <typename T>
 __global__ void bilinear_kernel(const T* x, T* out, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
                                 bool align_corners) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < planes * oh * ow; i += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < planes * oh * ow;
+       i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t ox = i % ow, oy = (i / ow) % oh, p = i / (ow * oh);
     const float sy = source_index(oy, h, oh, align_corners), sx = source_index(ox, w, ow, align_corners);
     const int64_t y0 = (int64_t)sy, x0 = (int64_t)sx;
@@ -58,8 +60,9 @@ AZ_API int attnzoo_adaptive_avg_pool2d(int dtype, uint64_t x, uint64_t out, int6
   AZ_REQUIRE_FLOAT("adaptive_avg_pool2d", dtype);
   if (int status = check_planes("adaptive_avg_pool2d", planes, h, w, oh, ow)) return status;
   if (planes == 0) return AZ_OK;
-  AZ_DISPATCH_FLOAT(dtype, adaptive_avg_pool_kernel<scalar_t><<<az_blocks(planes * oh * ow, 256), 256, 0, az_stream()>>>(
-                               az_ptr<scalar_t>(x), az_ptr<scalar_t>(out), planes, h, w, oh, ow));
+  AZ_DISPATCH_FLOAT(dtype,
+                    adaptive_avg_pool_kernel<scalar_t><<<az_blocks(planes * oh * ow, 256), 256, 0, az_stream()>>>(
+                        az_ptr<scalar_t>(x), az_ptr<scalar_t>(out), planes, h, w, oh, ow));
   AZ_LAUNCH_CHECK("adaptive_avg_pool2d");
   return AZ_OK;
 }

@@ -16,7 +16,8 @@ __global__ void reduce_rows(const T* x, T* out, int64_t cols, float scale) {
 
 template <typename T>
 __global__ void reduce_strided(const T* x, T* out, int64_t outer, int64_t dim, int64_t inner, float scale) {
-  for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < outer * inner; r += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < outer * inner;
+       r += (int64_t)gridDim.x * blockDim.x) {
     const int64_t base = (r / inner) * dim * inner + r % inner;
     float s = 0.0f;
     for (int64_t j = 0; j < dim; j++) s += az_load(x, base + j * inner);

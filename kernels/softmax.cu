@@ -16,12 +16,14 @@ __global__ void softmax_rows(const T* x, T* out, int64_t cols) {
   float s = 0.0f;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += expf(az_load(x, base + j) - m);
   const float inv = 1.0f / az_block_sum(s, scratch);
-  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) az_store(out, base + j, expf(az_load(x, base + j) - m) * inv);
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+    az_store(out, base + j, expf(az_load(x, base + j) - m) * inv);
 }
 
 template <typename T>
 __global__ void softmax_strided(const T* x, T* out, int64_t outer, int64_t dim, int64_t inner) {
-  for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < outer * inner; r += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < outer * inner;
+       r += (int64_t)gridDim.x * blockDim.x) {
     const int64_t base = (r / inner) * dim * inner + r % inner;
     float m = -INFINITY;
     for (int64_t j = 0; j < dim; j++) m = fmaxf(m, az_load(x, base + j * inner));
