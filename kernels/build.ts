@@ -37,7 +37,7 @@ export interface KernelBuildOptions {
   libDir?: string;
   /** nvcc to run; default $ATTNZOO_NVCC, then `nvcc` on PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
   nvcc?: string;
-  /** Receives one line per output ("built ..." or "up to date ..."). */
+  /** Receives one line per object and library: "built PATH" or "up to date PATH". */
   log?: (line: string) => void;
 }
 
@@ -84,8 +84,11 @@ function pluginSources(plugins: readonly KernelPlugin[]): Map<string, string[]> 
   return result;
 }
 
-function report(log: KernelBuildOptions["log"], result: BuildResult): void {
-  log?.(`${result.built ? "built" : "up to date"} ${result.path}`);
+/** Logs each object, then the library: "built PATH" or "up to date PATH". */
+function report(log: KernelBuildOptions["log"], build: { library?: BuildResult; objects: BuildResult[] }): void {
+  for (const result of [...build.objects, ...(build.library ? [build.library] : [])]) {
+    log?.(`${result.built ? "built" : "up to date"} ${result.path}`);
+  }
 }
 
 function prepare(options: KernelBuildOptions): { nvcc: Nvcc; dir: string; outDir: string; runtime: string[] } {
@@ -117,25 +120,26 @@ export function ensureKernels(options: KernelBuildOptions = {}): KernelLibraries
   report(options.log, runtime);
   const built: Record<string, string> = {};
   for (const [name, sources] of plugins) {
-    const result = buildLibrary(nvcc, name, sources, outDir, [dir], [{ name: RUNTIME, build: runtime }]);
-    report(options.log, result);
-    built[name] = result.path;
+    const plugin = buildLibrary(nvcc, name, sources, outDir, [dir], [{ name: RUNTIME, build: runtime.library }]);
+    report(options.log, plugin);
+    built[name] = plugin.library.path;
   }
-  return { runtime: runtime.path, plugins: built };
+  return { runtime: runtime.library.path, plugins: built };
 }
 
 /**
  * Compiles every kernel source to an object file under `<outDir>/obj/<library>/` without linking:
- * the CI check that all kernels compile warning-free. Returns the object paths.
+ * the CI check that all kernels compile warning-free. A later build into the same `outDir` reuses
+ * these objects. Returns the object paths.
  */
 export function checkKernels(options: KernelBuildOptions = {}): string[] {
   const plugins = pluginSources(options.plugins ?? []);
   const { nvcc, dir, outDir, runtime } = prepare(options);
-  const results = [[RUNTIME, runtime] as const, ...plugins].flatMap(([name, sources]) =>
-    buildObjects(nvcc, sources, join(outDir, "obj", name), [dir])
+  const objects = [[RUNTIME, runtime] as const, ...plugins].flatMap(([name, sources]) =>
+    buildObjects(nvcc, sources, join(outDir, "obj", name), [dir]).objects
   );
-  for (const result of results) report(options.log, result);
-  return results.map((result) => result.path);
+  report(options.log, { objects });
+  return objects.map((object) => object.path);
 }
 
 const USAGE = "usage: kernels/build.ts [--out DIR] [--check] [--nvcc PATH]";

@@ -1,15 +1,18 @@
-// One nvcc run per output, skipped when the output's stamp matches the inputs' fingerprint. Outputs
-// are written to a temporary name and renamed, so a concurrent or interrupted build never leaves a
-// half-written library where a loader may open it.
+// Builds go in two steps: each .cu compiles to its own object (in parallel, each skipped when its
+// stamp matches its fingerprint), then the objects link into the library (skipped likewise). So
+// an edit recompiles only the files it reaches. Outputs are written under a temporary name and
+// renamed, so a concurrent or interrupted build never leaves a half-written file to be loaded.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
+import { DeviceUnavailableError } from "../../core/errors.ts";
 import { fingerprint, isUpToDate, stampPath } from "./fingerprint.ts";
 import { libraryFileName } from "./locations.ts";
 import { COMPILE_FLAGS, CUBLAS_LIBS, type Nvcc, runNvcc } from "./nvcc.ts";
+import { runParallel } from "./parallel.ts";
 import { readLibrarySources } from "./sources.ts";
 
-/** What a build produced. */
+/** What a build step produced. */
 export interface BuildResult {
   /** Path of the output. */
   path: string;
@@ -27,22 +30,64 @@ export interface LinkedLibrary {
   build: BuildResult;
 }
 
-function produce(nvcc: Nvcc, output: string, args: string[], print: string, what: string): BuildResult {
-  if (isUpToDate(output, print)) return { path: output, print, built: false };
-  mkdirSync(dirname(output), { recursive: true });
-  const temporary = `${output}.${process.pid}.tmp`;
-  try {
-    runNvcc(nvcc, [...args, "-o", temporary], what);
-    renameSync(temporary, output);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
-  writeFileSync(stampPath(output), `${print}\n`);
-  return { path: output, print, built: true };
+/** A compiled library and the objects it was linked from. */
+export interface LibraryBuild {
+  /** The .so. */
+  library: BuildResult;
+  /** Its objects, one per source. */
+  objects: BuildResult[];
+}
+
+function temporary(path: string): string {
+  return `${path}.${process.pid}.tmp`;
+}
+
+function commit(path: string, print: string): void {
+  renameSync(temporary(path), path);
+  writeFileSync(stampPath(path), `${print}\n`);
 }
 
 /**
- * Builds `libattnzoo_<name>.so` in `outDir` from `sources`, with `includeDirs` on the include path,
+ * Compiles each of `sources` to `<objDir>/<name>.o` (nvcc -c), the stale ones in parallel, and
+ * reports whether the library needs cuBLAS. A failed compile throws DeviceUnavailableError("cuda")
+ * with every failing command and its diagnostics.
+ */
+export function buildObjects(
+  nvcc: Nvcc,
+  sources: readonly string[],
+  objDir: string,
+  includeDirs: readonly string[],
+): { objects: BuildResult[]; usesCublas: boolean } {
+  let usesCublas = false;
+  const plans = sources.map((source) => {
+    const files = readLibrarySources([source], includeDirs);
+    usesCublas ||= files.usesCublas;
+    const args = [...COMPILE_FLAGS, ...includeDirs.map((dir) => `-I${dir}`), "-c", files.sources[0].path];
+    const print = fingerprint({
+      compiler: nvcc.version,
+      args,
+      files: [...files.sources, ...files.headers],
+      dependencies: [],
+    });
+    const path = join(objDir, `${basename(source, ".cu")}.o`);
+    return { path, args, print, built: !isUpToDate(path, print) };
+  });
+  const stale = plans.filter((plan) => plan.built);
+  mkdirSync(objDir, { recursive: true });
+  const results = runParallel(stale.map((plan) => [nvcc.command, ...plan.args, "-o", temporary(plan.path)]));
+  const failures = stale.flatMap((plan, i) =>
+    results[i].status === 0 ? [] : [`${nvcc.command} ${plan.args.join(" ")}\n${results[i].output.trim()}`]
+  );
+  if (failures.length > 0) {
+    for (const plan of stale) rmSync(temporary(plan.path), { force: true });
+    throw new DeviceUnavailableError("cuda", `nvcc failed to compile:\n${failures.join("\n")}`);
+  }
+  for (const plan of stale) commit(plan.path, plan.print);
+  return { objects: plans.map(({ path, print, built }) => ({ path, print, built })), usesCublas };
+}
+
+/**
+ * Builds `libattnzoo_<name>.so` in `outDir` from `sources` (objects under `<outDir>/obj/<name>/`),
  * linked against `links` (found next to it at run time through $ORIGIN) and cuBLAS when included.
  */
 export function buildLibrary(
@@ -52,45 +97,31 @@ export function buildLibrary(
   outDir: string,
   includeDirs: readonly string[],
   links: readonly LinkedLibrary[],
-): BuildResult {
-  const files = readLibrarySources(sources, includeDirs);
+): LibraryBuild {
+  const { objects, usesCublas } = buildObjects(nvcc, sources, join(outDir, "obj", name), includeDirs);
   const fileName = libraryFileName(name);
   const args = [
-    ...COMPILE_FLAGS,
     "-shared",
-    ...includeDirs.map((dir) => `-I${dir}`),
     "-Xlinker",
     `-soname,${fileName}`,
-    ...files.sources.map((file) => file.path),
+    ...objects.map((object) => object.path),
     ...(links.length > 0 ? ["-L", outDir, "-Xlinker", "-rpath,$ORIGIN"] : []),
     ...links.map((link) => `-lattnzoo_${link.name}`),
-    ...(files.usesCublas ? CUBLAS_LIBS : []),
+    ...(usesCublas ? CUBLAS_LIBS : []),
   ];
   const print = fingerprint({
     compiler: nvcc.version,
     args,
-    files: [...files.sources, ...files.headers],
-    dependencies: links.map((link) => link.build.print),
+    files: [],
+    dependencies: [...objects, ...links.map((link) => link.build)].map((build) => build.print),
   });
-  return produce(nvcc, join(outDir, fileName), args, print, fileName);
-}
-
-/** Compiles each of `sources` to `<objDir>/<source>.o` without linking (a compile check). */
-export function buildObjects(
-  nvcc: Nvcc,
-  sources: readonly string[],
-  objDir: string,
-  includeDirs: readonly string[],
-): BuildResult[] {
-  return sources.map((source) => {
-    const files = readLibrarySources([source], includeDirs);
-    const args = [...COMPILE_FLAGS, ...includeDirs.map((dir) => `-I${dir}`), "-c", files.sources[0].path];
-    const print = fingerprint({
-      compiler: nvcc.version,
-      args,
-      files: [...files.sources, ...files.headers],
-      dependencies: [],
-    });
-    return produce(nvcc, join(objDir, `${basename(source, ".cu")}.o`), args, print, basename(source));
-  });
+  const path = join(outDir, fileName);
+  if (isUpToDate(path, print)) return { library: { path, print, built: false }, objects };
+  try {
+    runNvcc(nvcc, [...args, "-o", temporary(path)], fileName);
+    commit(path, print);
+  } finally {
+    rmSync(temporary(path), { force: true });
+  }
+  return { library: { path, print, built: true }, objects };
 }

@@ -114,7 +114,17 @@ test("build: the fingerprint changes with every input and only with them", () =>
   for (const variant of variants) assert(fingerprint(variant) !== print, JSON.stringify(variant));
 });
 
-test("build: ensureKernels builds the runtime and plugin libraries with the required flags", () => {
+/** The .cu files in an nvcc argument list. */
+function cuFiles(args: readonly string[]): string[] {
+  return args.filter((arg) => arg.endsWith(".cu"));
+}
+
+/** Every file under `dir`, recursively. */
+function allFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" });
+}
+
+test("build: ensureKernels compiles every source with the required flags and links each library", () => {
   const root = scratch();
   const fake = writeFakeNvcc(root);
   const out = join(root, "out");
@@ -132,76 +142,79 @@ test("build: ensureKernels builds the runtime and plugin libraries with the requ
     runtime: join(out, "libattnzoo_runtime.so"),
     plugins: { demo: join(out, "libattnzoo_demo.so"), blas: join(out, "libattnzoo_blas.so") },
   });
-  assertEquals(lines, [`built ${libs.runtime}`, `built ${libs.plugins.demo}`, `built ${libs.plugins.blas}`]);
-  const [runtime, demo, blas] = fake.runs();
-  for (const args of [runtime, demo, blas]) {
-    for (const flag of ["-O3", "-std=c++17", "-shared", "-fPIC,-Wall,-Werror", "all-warnings", `-I${KERNELS_DIR}`]) {
+  const runtimeSources = listCudaSources(KERNELS_DIR);
+  assertEquals(lines.filter((l) => l.endsWith(".so")), [
+    `built ${libs.runtime}`,
+    `built ${libs.plugins.demo}`,
+    `built ${libs.plugins.blas}`,
+  ]);
+  assertEquals(lines.length, runtimeSources.length + 2 + 3, "one line per object and per library");
+  const compiles = fake.runs().filter((args) => args.includes("-c"));
+  const links = fake.runs().filter((args) => args.includes("-shared"));
+  assertEquals(compiles.length + links.length, fake.runs().length, "every run compiles or links");
+  assertEquals(
+    compiles.flatMap(cuFiles).sort(),
+    [...runtimeSources, join(root, "demo", "kernels", "demo.cu"), join(root, "blas", "kernels", "demo.cu")].sort(),
+    "each kernels/*.cu and each plugin source (resolved against baseUrl) compiles once, alone",
+  );
+  for (const args of compiles) {
+    assertEquals(cuFiles(args).length, 1);
+    for (const flag of ["-O3", "-std=c++17", "-fPIC,-Wall,-Werror", `-I${KERNELS_DIR}`]) {
       assert(args.includes(flag), `${flag} missing from ${args.join(" ")}`);
     }
+    assertEquals(args[args.indexOf("-Xcompiler") + 1], "-fPIC,-Wall,-Werror");
+    assertEquals(args[args.indexOf("-Werror") + 1], "all-warnings");
     assert(
       args.includes("-gencode=arch=compute_90a,code=sm_90a") && args.includes("-gencode=arch=compute_80,code=sm_80"),
     );
-    assertEquals(args[args.indexOf("-Werror") + 1], "all-warnings");
   }
+  const link = (name: string) => links.find((args) => args.includes(`-soname,libattnzoo_${name}.so`))!;
   assertEquals(
-    runtime.filter((a) => a.endsWith(".cu")),
-    listCudaSources(KERNELS_DIR),
-    "every kernels/*.cu goes into the runtime",
+    link("runtime").filter((a) => a.endsWith(".o")),
+    runtimeSources.map((p) => join(out, "obj", "runtime", p.slice(KERNELS_DIR.length + 1, -3) + ".o")),
   );
-  assert(demo.includes(join(root, "demo", "kernels", "demo.cu")), "plugin source resolved against baseUrl");
-  for (const args of [demo, blas]) {
+  assert(!link("runtime").includes("-lattnzoo_runtime"), "the runtime does not link itself");
+  for (const name of ["demo", "blas"]) {
+    const args = link(name);
     assert(
       args.includes("-lattnzoo_runtime") && args.includes("-rpath,$ORIGIN") && args.includes(out),
       "links the runtime",
     );
+    assertEquals(args.filter((a) => a.endsWith(".o")), [join(out, "obj", name, "demo.o")]);
   }
-  assert(
-    !demo.includes("-lcublas") && blas.includes("-lcublasLt") && blas.includes("-lcublas"),
-    "cuBLAS only when included",
-  );
+  assert(!link("demo").includes("-lcublas"), "no cuBLAS without a cuBLAS include");
+  assert(link("blas").includes("-lcublasLt") && link("blas").includes("-lcublas"), "cuBLAS when included");
   assert(readFileSync(libs.plugins.demo, "utf8").includes("-soname,libattnzoo_demo.so"), "output written by nvcc");
-  assertEquals(readdirSync(out).filter((f) => f.endsWith(".tmp")), [], "no temporary files left");
+  assertEquals(allFiles(out).filter((f) => f.endsWith(".tmp")), [], "no temporary files left");
 });
 
-test("build: rebuilds only what changed (sources, headers, nvcc version)", () => {
+test("build: rebuilds only what changed (a source, a header, the nvcc version, nvcc's flag variables)", () => {
   const root = scratch();
   const fake = writeFakeNvcc(root);
   const out = join(root, "out");
-  const plugins = [demoPlugin(root), demoPlugin(root, "other")];
+  const other = demoPlugin(root, "other");
+  write(join(root, "other", "kernels", "extra.cu"), "__global__ void extra() {}\n");
+  const plugins = [demoPlugin(root), { ...other, kernels: { sources: ["kernels/demo.cu", "kernels/extra.cu"] } }];
+  const runtimeCount = listCudaSources(KERNELS_DIR).length;
   const run = (nvcc = fake.command) => {
     const lines: string[] = [];
     withEnv(NO_PREBUILT, () => ensureKernels({ plugins, outDir: out, nvcc, log: (l) => lines.push(l) }));
-    return lines.map((l) => l.replace(out + "/", ""));
+    return lines.filter((l) => l.startsWith("built")).map((l) => l.slice(`built ${out}/`.length));
   };
-  assertEquals(run(), ["built libattnzoo_runtime.so", "built libattnzoo_demo.so", "built libattnzoo_other.so"]);
-  assertEquals(run(), [
-    "up to date libattnzoo_runtime.so",
-    "up to date libattnzoo_demo.so",
-    "up to date libattnzoo_other.so",
-  ]);
-  assertEquals(fake.runs().length, 3, "an up-to-date build runs no compile");
+  assertEquals(run().length, runtimeCount + 3 + 3);
+  assertEquals(run(), [], "an up-to-date build builds nothing");
+  const runsAfterFirst = fake.runs().length;
+  assertEquals(runsAfterFirst, runtimeCount + 3 + 3, "and runs no compile or link");
   write(join(root, "demo", "kernels", "_demo.h"), "#pragma once // edited\n");
-  assertEquals(run(), [
-    "up to date libattnzoo_runtime.so",
-    "built libattnzoo_demo.so",
-    "up to date libattnzoo_other.so",
-  ]);
-  write(join(root, "other", "kernels", "demo.cu"), "__global__ void k2() {}\n");
-  assertEquals(run(), [
-    "up to date libattnzoo_runtime.so",
-    "up to date libattnzoo_demo.so",
-    "built libattnzoo_other.so",
-  ]);
+  assertEquals(run(), ["obj/demo/demo.o", "libattnzoo_demo.so"]);
+  write(join(root, "other", "kernels", "extra.cu"), "__global__ void extra2() {}\n");
+  assertEquals(run(), ["obj/other/extra.o", "libattnzoo_other.so"], "only the edited source recompiles");
+  assertEquals(fake.runs().length, runsAfterFirst + 4);
   const stamp = readFileSync(join(out, "libattnzoo_other.so.sha256"), "utf8").trim();
   assert(/^[0-9a-f]{64}$/.test(stamp), `stamp ${stamp}`);
   const newer = writeFakeNvcc(root, "12.9", "nvcc129");
-  assertEquals(run(newer.command), [
-    "built libattnzoo_runtime.so",
-    "built libattnzoo_demo.so",
-    "built libattnzoo_other.so",
-  ]);
-  assertEquals(withEnv({ NVCC_APPEND_FLAGS: "-DEXTRA" }, () => run(newer.command)).length, 3);
-  assertEquals(newer.runs().length, 6, "nvcc's own flag variables are part of the fingerprint");
+  assertEquals(run(newer.command).length, runtimeCount + 3 + 3, "a new nvcc rebuilds everything");
+  assertEquals(withEnv({ NVCC_APPEND_FLAGS: "-DEXTRA" }, () => run(newer.command)).length, runtimeCount + 3 + 3);
 });
 
 test("build: ATTNZOO_NVCC names the compiler", () => {
@@ -212,7 +225,7 @@ test("build: ATTNZOO_NVCC names the compiler", () => {
     () => ensureKernels({ outDir: root }),
   );
   assertEquals(libs.runtime, join(root, "libattnzoo_runtime.so"));
-  assertEquals(fake.runs().length, 1);
+  assertEquals(fake.runs().length, listCudaSources(KERNELS_DIR).length + 1, "its compiles and the link");
 });
 
 test("build: a prebuilt folder is resolved without compiling, and missing files are named", () => {
@@ -255,10 +268,12 @@ test("build: no nvcc, an old nvcc, and a failing compile are clear DeviceUnavail
     () => withEnv(NO_PREBUILT, () => ensureKernels({ plugins: [broken], outDir: out, nvcc: fake.command })),
     DeviceUnavailableError,
   );
-  assert(failed.message.includes("nvcc failed to build libattnzoo_broken.so"), failed.message);
+  assert(failed.message.includes("nvcc failed to compile:"), failed.message);
+  assert(failed.message.includes(join(root, "broken", "kernels", "demo.cu")), "names the failing command");
   assert(failed.message.includes("demo.cu(1): error: fake failure"), "nvcc's diagnostics are included");
   assert(!existsSync(join(out, "libattnzoo_broken.so")), "no library after a failed build");
-  assertEquals(readdirSync(out).filter((f) => f.endsWith(".tmp")), [], "no temporary files left");
+  assert(!existsSync(join(out, "obj", "broken", "demo.o")), "no object after a failed compile");
+  assertEquals(allFiles(out).filter((f) => f.endsWith(".tmp")), [], "no temporary files left");
 });
 
 test("build: manifests that cannot name a library or are not local are rejected", () => {
@@ -282,24 +297,23 @@ test("build: manifests that cannot name a library or are not local are rejected"
   assertEquals(fake.runs().length, 0, "nothing is compiled for a rejected manifest");
 });
 
-test("build: checkKernels compiles every source to an object without linking", () => {
+test("build: checkKernels compiles every source without linking; a later build reuses the objects", () => {
   const root = scratch();
   const fake = writeFakeNvcc(root);
   const out = join(root, "out");
-  const objects = withEnv(
-    NO_PREBUILT,
-    () => checkKernels({ plugins: [demoPlugin(root)], outDir: out, nvcc: fake.command }),
-  );
-  const runtimeObjects = listCudaSources(KERNELS_DIR).map((p) =>
+  const plugins = [demoPlugin(root)];
+  const objects = withEnv(NO_PREBUILT, () => checkKernels({ plugins, outDir: out, nvcc: fake.command }));
+  const runtimeSources = listCudaSources(KERNELS_DIR);
+  const runtimeObjects = runtimeSources.map((p) =>
     join(out, "obj", "runtime", p.slice(KERNELS_DIR.length + 1, -3) + ".o")
   );
   assertEquals(objects, [...runtimeObjects, join(out, "obj", "demo", "demo.o")]);
+  assertEquals(fake.runs().length, runtimeSources.length + 1);
   for (const args of fake.runs()) {
-    assert(
-      args.includes("-c") && !args.includes("-shared") && args.filter((a) => a.endsWith(".cu")).length === 1,
-      args.join(" "),
-    );
+    assert(args.includes("-c") && !args.includes("-shared") && cuFiles(args).length === 1, args.join(" "));
   }
+  withEnv(NO_PREBUILT, () => ensureKernels({ plugins, outDir: out, nvcc: fake.command }));
+  assertEquals(fake.runs().length, runtimeSources.length + 1 + 2, "only the two links run");
 });
 
 test("build: the cache folder is per kernels folder under XDG_CACHE_HOME", () => {
@@ -348,7 +362,7 @@ if (typeof realNvcc === "string") {
   test("build: real nvcc test skipped (no nvcc)", () => {});
 } else {
   const nvcc = realNvcc;
-  test("build: the real nvcc builds a trivial .cu that core/ffi loads and calls", () => {
+  test("build: the real nvcc builds two .cu files into a library that core/ffi loads and calls", () => {
     const root = scratch();
     const source = write(
       join(root, "trivial.cu"),
@@ -361,10 +375,24 @@ __global__ void twice_kernel(float* x, int n) {
 extern "C" __attribute__((visibility("default"))) int32_t trivial_twice(int32_t x) { return 2 * x; }
 `,
     );
-    const result = buildLibrary(nvcc, "trivial", [source], root, [], []);
-    assert(result.built && existsSync(result.path), "library built");
-    assertEquals(buildLibrary(nvcc, "trivial", [source], root, [], []).built, false, "second build is skipped");
-    using lib = openLibrary(result.path, { trivial_twice: { parameters: ["i32"], result: "i32" } });
+    const second = write(
+      join(root, "second.cu"),
+      'extern "C" __attribute__((visibility("default"))) int trivial_negate(int x) { return -x; }\n',
+    );
+    const result = buildLibrary(nvcc, "trivial", [source, second], root, [], []);
+    assert(result.library.built && existsSync(result.library.path), "library built");
+    assertEquals(result.objects.map((o) => o.built), [true, true], "both objects compiled");
+    const again = buildLibrary(nvcc, "trivial", [source, second], root, [], []);
+    assertEquals(
+      [again.library.built, ...again.objects.map((o) => o.built)],
+      [false, false, false],
+      "second build skipped",
+    );
+    using lib = openLibrary(result.library.path, {
+      trivial_twice: { parameters: ["i32"], result: "i32" },
+      trivial_negate: { parameters: ["i32"], result: "i32" },
+    });
+    assertEquals(lib.symbols.trivial_negate(5), -5);
     assertEquals(lib.symbols.trivial_twice(21), 42);
   });
 }
