@@ -4,11 +4,10 @@
 // computed as the column-major Cᵀ = Bᵀ·Aᵀ, which reads the same buffers with no copies.
 // Descriptors and the heuristic's algorithm are cached per problem shape, so a repeated product
 // costs one cublasLtMatmul call.
-#include <cublasLt.h>
-
 #include <memory>
 #include <unordered_map>
 
+#include "_cublaslt.h"
 #include "_gemm.h"
 #include "_runtime.h"
 
