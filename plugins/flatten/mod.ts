@@ -7,6 +7,7 @@
  * @module
  */
 import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
+import { configs } from "./_configs.ts";
 import { flattenGeometry } from "./_params.ts";
 import { flattenConfigSchema, parseFlattenConfig } from "./config.ts";
 import { createFlattenMixer } from "./mixer.ts";
@@ -45,6 +46,6 @@ export const plugin: PluginManifest = {
   ops: { cpu: { createMixer: createFlattenMixer } },
   cost: flattenMixerCost,
   kernels: { sources: [], symbols: {} },
-  configs: {},
+  configs,
   baseUrl: new URL(".", import.meta.url).href,
 };

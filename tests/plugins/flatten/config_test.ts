@@ -2,6 +2,7 @@
 import { test } from "../../_harness.ts";
 import { assertEquals, assertThrows } from "../../_assert.ts";
 import { parseFlattenConfig } from "../../../plugins/flatten/config.ts";
+import { plugin } from "../../../plugins/flatten/mod.ts";
 import { ConfigError } from "../../../core/errors.ts";
 
 test("flatten config: defaults are the official ones (p 3, 5×5 DWC, no reduction, fused qkv)", () => {
@@ -28,4 +29,19 @@ test("flatten config: bad values throw ConfigError naming the field", () => {
   assertThrows(() => parseFlattenConfig({ window: -1 }), ConfigError, "window");
   assertThrows(() => parseFlattenConfig({ order: "vk" }), ConfigError, "order");
   assertThrows(() => parseFlattenConfig({ focusing: 3 }), ConfigError, "focusing");
+});
+
+test("flatten config: every shipped pretrained config's flatten blocks pass the schema", () => {
+  let blocks = 0;
+  for (const [file, raw] of Object.entries(plugin.configs)) {
+    const config = raw as { attention?: unknown; stages?: unknown[] };
+    const choices = [config.attention, ...(config.stages ?? [])].flat().filter((c) =>
+      (c as { plugin?: string } | undefined)?.plugin === "flatten"
+    ) as Record<string, unknown>[];
+    for (const { plugin: _plugin, blocks: _blocks, ...rest } of choices) {
+      parseFlattenConfig(rest, file);
+      blocks++;
+    }
+  }
+  assertEquals(blocks > 0, true);
 });
