@@ -1,5 +1,5 @@
 // Matrix products through cuBLASLt: f32, f16 and bf16 storage with f32 accumulation (f32 runs in
-// full f32, not TF32), strided batches (stride 0 broadcasts), transposes, and cuBLASLt's fused
+// full f32, not TF32), strided batches, transposes, and cuBLASLt's fused
 // bias and tanh-GELU epilogues. cuBLASLt is column-major: the row-major product C = A·B is
 // computed as the column-major Cᵀ = Bᵀ·Aᵀ, which reads the same buffers with no copies.
 // Descriptors and the heuristic's algorithm are cached per problem shape, so a repeated product
@@ -173,7 +173,7 @@ int az_gemm(const char* op, int dtype, bool trans_a, bool trans_b, int64_t m, in
 
 /**
  * Row-major batched product: C[i] = op(A[i]) @ op(B[i]) (+ bias[N]) (then tanh-GELU when `gelu`
- * is 1); op(A) is [M, K], op(B) is [K, N]; strides are in elements (0 repeats one matrix); bias 0
+ * is 1); op(A) is [M, K], op(B) is [K, N]; strides between batch entries are in elements; bias 0
  * means none.
  */
 AZ_API int attnzoo_matmul(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
