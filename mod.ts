@@ -63,3 +63,4 @@ export { loadWeights } from "./core/io/weights.ts";
 export { decodeJpeg } from "./core/io/jpeg.ts";
 export { decodePng, type RgbImage } from "./core/io/png.ts";
 export * from "./models/mod.ts";
+import "./plugins/mod.ts";
