@@ -13,15 +13,15 @@
  *
  * @module
  */
-import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { ConfigError, DeviceUnavailableError } from "../core/errors.ts";
 import type { PluginManifest } from "../core/plugin.ts";
 import { buildLibrary, buildObjects, type BuildResult } from "./_build/compile.ts";
 import { cacheDir, prebuiltDir, resolvePrebuilt } from "./_build/locations.ts";
 import { findNvcc, type Nvcc } from "./_build/nvcc.ts";
+import { listRemoteCudaSources, localPath, mirrorSources, requireLocal } from "./_build/remote.ts";
 import { listCudaSources } from "./_build/sources.ts";
 
 /** The part of a plugin manifest the build reads. */
@@ -29,6 +29,8 @@ export type KernelPlugin = Pick<PluginManifest, "name" | "baseUrl"> & { kernels:
 
 /** Options of {@linkcode ensureKernels} and {@linkcode checkKernels}. */
 export interface KernelBuildOptions {
+  /** Folder URL of the shared runtime's sources; default: this module's folder. */
+  kernelsUrl?: string;
   /** Plugins whose kernels to build (manifests); plugins without sources are skipped. */
   plugins?: readonly KernelPlugin[];
   /** Output folder; default: `$XDG_CACHE_HOME/attnzoo/<hash>` (or `~/.cache/...`). */
@@ -51,37 +53,55 @@ export interface KernelLibraries {
 
 const RUNTIME = "runtime";
 
-/** The folder of the shared runtime's sources (this file's folder). */
-function kernelsDir(): string {
-  if (!import.meta.url.startsWith("file:")) {
-    throw new DeviceUnavailableError(
-      "cuda",
-      `kernel sources at ${import.meta.url} are not local files; set ATTNZOO_LIB_DIR to a folder built with ` +
-        "`deno run -A kernels/build.ts --out DIR` from a checkout or an npm install",
-    );
-  }
-  return dirname(fileURLToPath(import.meta.url));
+// Marks a mirrored runtime folder as completely downloaded (its listing is then the real one).
+const MIRROR_COMPLETE = ".complete";
+
+function kernelsUrl(options: KernelBuildOptions): string {
+  return options.kernelsUrl ?? new URL(".", import.meta.url).href;
 }
 
-/** Absolute source paths of each plugin that has kernels, after checking its name and location. */
-function pluginSources(plugins: readonly KernelPlugin[]): Map<string, string[]> {
-  const result = new Map<string, string[]>();
-  for (const plugin of plugins) {
-    if (plugin.kernels.sources.length === 0) continue;
-    const source = `plugin manifest "${plugin.name}"`;
-    if (!/^[a-z][a-z0-9-]*$/.test(plugin.name) || plugin.name === RUNTIME) {
-      throw new ConfigError(source, "name", `"${plugin.name}" cannot name a kernel library`);
+/** The local folder of the runtime's sources (its mirror when remote), checked to be complete. */
+function kernelsDir(options: KernelBuildOptions): string {
+  const url = kernelsUrl(options);
+  const dir = localPath(url);
+  if (!url.startsWith("file:")) requireLocal([join(dir, MIRROR_COMPLETE)], `the runtime kernel sources at ${url}`);
+  return dir;
+}
+
+/** The plugins that have kernels, after checking that their names can name a library. */
+function kernelPlugins(plugins: readonly KernelPlugin[]): KernelPlugin[] {
+  const withKernels = plugins.filter((plugin) => plugin.kernels.sources.length > 0);
+  for (const { name } of withKernels) {
+    if (!/^[a-z][a-z0-9-]*$/.test(name) || name === RUNTIME) {
+      throw new ConfigError(`plugin manifest "${name}"`, "name", `"${name}" cannot name a kernel library`);
     }
-    if (!plugin.baseUrl.startsWith("file:")) {
-      throw new DeviceUnavailableError(
-        "cuda",
-        `${source}: kernel sources at ${plugin.baseUrl} are not local files; set ATTNZOO_LIB_DIR to prebuilt libraries`,
-      );
-    }
-    const base = fileURLToPath(plugin.baseUrl);
-    result.set(plugin.name, plugin.kernels.sources.map((path) => resolve(base, path)));
   }
-  return result;
+  return withKernels;
+}
+
+/** Local source paths of each plugin that has kernels (mirrors for remote plugins), checked to exist. */
+function pluginSources(plugins: readonly KernelPlugin[]): Map<string, string[]> {
+  return new Map(
+    kernelPlugins(plugins).map((plugin) => {
+      const paths = plugin.kernels.sources.map((path) => localPath(new URL(path, plugin.baseUrl).href));
+      requireLocal(paths, `the kernel sources of plugin "${plugin.name}"`);
+      return [plugin.name, paths];
+    }),
+  );
+}
+
+/**
+ * Downloads the kernel sources that are not local files (a package imported from JSR) into the
+ * mirror that {@linkcode ensureKernels} reads; does nothing for local installs.
+ */
+export async function fetchKernels(options: KernelBuildOptions = {}): Promise<void> {
+  const url = kernelsUrl(options);
+  const runtime = url.startsWith("file:") ? [] : await listRemoteCudaSources(url);
+  const plugins = (options.plugins ?? []).flatMap((plugin) =>
+    plugin.kernels.sources.map((path) => new URL(path, plugin.baseUrl).href)
+  ).filter((source) => !source.startsWith("file:"));
+  await mirrorSources([...runtime, ...plugins], [url]);
+  if (runtime.length > 0) writeFileSync(join(localPath(url), MIRROR_COMPLETE), "");
 }
 
 /** Logs each object, then the library: "built PATH" or "up to date PATH". */
@@ -92,7 +112,7 @@ function report(log: KernelBuildOptions["log"], build: { library?: BuildResult; 
 }
 
 function prepare(options: KernelBuildOptions): { nvcc: Nvcc; dir: string; outDir: string; runtime: string[] } {
-  const dir = kernelsDir();
+  const dir = kernelsDir(options);
   const runtime = listCudaSources(dir);
   if (runtime.length === 0) throw new DeviceUnavailableError("cuda", `no runtime kernel sources (*.cu) in ${dir}`);
   const nvcc = findNvcc(options.nvcc);
@@ -108,13 +128,13 @@ function prepare(options: KernelBuildOptions): { nvcc: Nvcc; dir: string; outDir
  * build fails (with nvcc's diagnostics), or when a prebuilt library is missing.
  */
 export function ensureKernels(options: KernelBuildOptions = {}): KernelLibraries {
-  const plugins = pluginSources(options.plugins ?? []);
   const prebuilt = prebuiltDir(options.libDir);
   if (prebuilt !== undefined) {
-    const paths = resolvePrebuilt(prebuilt, [RUNTIME, ...plugins.keys()]);
-    const resolved = Object.fromEntries([...plugins.keys()].map((name) => [name, paths.get(name)!]));
-    return { runtime: paths.get(RUNTIME)!, plugins: resolved };
+    const names = kernelPlugins(options.plugins ?? []).map((plugin) => plugin.name);
+    const paths = resolvePrebuilt(prebuilt, [RUNTIME, ...names]);
+    return { runtime: paths.get(RUNTIME)!, plugins: Object.fromEntries(names.map((name) => [name, paths.get(name)!])) };
   }
+  const plugins = pluginSources(options.plugins ?? []);
   const { nvcc, dir, outDir, runtime: runtimeSources } = prepare(options);
   const runtime = buildLibrary(nvcc, RUNTIME, runtimeSources, outDir, [dir], []);
   report(options.log, runtime);
@@ -168,6 +188,7 @@ async function main(): Promise<number> {
   const plugins = zoo.listPlugins().map((summary) => zoo.getPlugin(summary.name));
   const options: KernelBuildOptions = { plugins, outDir: args.out, nvcc: args.nvcc, log: (line) => console.log(line) };
   try {
+    await fetchKernels(options);
     if (args.check) checkKernels(options);
     else {
       const libraries = ensureKernels(options);

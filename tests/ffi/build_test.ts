@@ -2,6 +2,8 @@
 // fingerprints, rebuilding only what changed, prebuilt folders, and every failure it reports.
 // The last test compiles and loads a trivial .cu with the real nvcc when there is one.
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +11,7 @@ import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ConfigError, DeviceUnavailableError } from "../../core/errors.ts";
 import { openLibrary } from "../../core/ffi/mod.ts";
-import { checkKernels, ensureKernels, type KernelPlugin } from "../../kernels/build.ts";
+import { checkKernels, ensureKernels, fetchKernels, type KernelPlugin } from "../../kernels/build.ts";
 import { buildLibrary } from "../../kernels/_build/compile.ts";
 import { fingerprint } from "../../kernels/_build/fingerprint.ts";
 import { cacheDir } from "../../kernels/_build/locations.ts";
@@ -276,7 +278,7 @@ test("build: no nvcc, an old nvcc, and a failing compile are clear DeviceUnavail
   assertEquals(allFiles(out).filter((f) => f.endsWith(".tmp")), [], "no temporary files left");
 });
 
-test("build: manifests that cannot name a library or are not local are rejected", () => {
+test("build: manifests that cannot name a library, or whose remote sources are not downloaded, are rejected", () => {
   const root = scratch();
   const fake = writeFakeNvcc(root);
   const clash = { ...demoPlugin(root), name: "runtime" };
@@ -286,15 +288,113 @@ test("build: manifests that cannot name a library or are not local are rejected"
   );
   assertEquals([error.source, error.field], ['plugin manifest "runtime"', "name"]);
   const remote = { ...demoPlugin(root), baseUrl: "https://jsr.io/@attnzoo/zoo/0.1.0/plugins/demo/" };
-  const notLocal = errorOf(
-    () => withEnv(NO_PREBUILT, () => ensureKernels({ plugins: [remote], outDir: root, nvcc: fake.command })),
+  const notDownloaded = errorOf(
+    () =>
+      withEnv(
+        { ...NO_PREBUILT, XDG_CACHE_HOME: join(root, "cache") },
+        () => ensureKernels({ plugins: [remote], outDir: root, nvcc: fake.command }),
+      ),
     DeviceUnavailableError,
   );
-  assert(
-    notLocal.message.includes("not local files") && notLocal.message.includes("ATTNZOO_LIB_DIR"),
-    notLocal.message,
-  );
+  const mirrored = join(root, "cache", "attnzoo", "sources", "jsr.io", "@attnzoo", "zoo", "0.1.0", "plugins", "demo");
+  for (const part of ["not downloaded", join(mirrored, "kernels", "demo.cu"), "build-kernels", "ATTNZOO_LIB_DIR"]) {
+    assert(notDownloaded.message.includes(part), `"${part}" missing from: ${notDownloaded.message}`);
+  }
   assertEquals(fake.runs().length, 0, "nothing is compiled for a rejected manifest");
+});
+
+/** Serves `files` (URL path → text) on 127.0.0.1 and returns the server's origin; 404 otherwise. */
+async function serve(files: Record<string, string>): Promise<{ origin: string; requests: string[]; close(): void }> {
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    requests.push(request.url ?? "");
+    const body = files[request.url ?? ""];
+    response.writeHead(body === undefined ? 404 : 200).end(body ?? "not found");
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://127.0.0.1:${port}`, requests, close: () => server.close() };
+}
+
+test("build: sources of a package imported from JSR are mirrored (with their headers), then built", async () => {
+  const root = scratch();
+  const fake = writeFakeNvcc(root);
+  const version = "/@attnzoo/zoo/0.1.0";
+  const files: Record<string, string> = {
+    [`${version}/kernels/a.cu`]: '#include "_runtime.h"\n#include <cuda_runtime.h>\n',
+    [`${version}/kernels/b.cu`]: '#include "_runtime.h"\n#include "absent.h"\n',
+    [`${version}/kernels/_runtime.h`]: '#include "_nested.h"\n',
+    [`${version}/kernels/_nested.h`]: "#pragma once\n",
+    [`${version}/plugins/demo/kernels/demo.cu`]: '#include "_demo.h"\n#include "_runtime.h"\n',
+    [`${version}/plugins/demo/kernels/_demo.h`]: "#pragma once\n",
+  };
+  const manifest = Object.fromEntries(
+    [...Object.keys(files), `${version}/kernels/sub/c.cu`, `${version}/mod.ts`].map((path) => [
+      path.slice(version.length),
+      { size: 1, checksum: "sha256-0" },
+    ]),
+  );
+  files[`${version}_meta.json`] = JSON.stringify({ manifest });
+  const server = await serve(files);
+  try {
+    const kernelsUrl = `${server.origin}${version}/kernels/`;
+    const plugins = [{
+      name: "demo",
+      baseUrl: `${server.origin}${version}/plugins/demo/`,
+      kernels: { sources: ["kernels/demo.cu"] },
+    }];
+    const env = { ...NO_PREBUILT, XDG_CACHE_HOME: join(root, "cache") };
+    const options = { kernelsUrl, plugins, outDir: join(root, "out"), nvcc: fake.command };
+    const before = errorOf(() => withEnv(env, () => ensureKernels(options)), DeviceUnavailableError);
+    assert(before.message.includes("not downloaded"), before.message);
+    const withoutPlugins = errorOf(
+      () => withEnv(env, () => ensureKernels({ ...options, plugins: [] })),
+      DeviceUnavailableError,
+    );
+    assert(withoutPlugins.message.includes(`the runtime kernel sources at ${kernelsUrl}`), withoutPlugins.message);
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = env.XDG_CACHE_HOME;
+    try {
+      await fetchKernels(options);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+    const mirror = join(
+      root,
+      "cache",
+      "attnzoo",
+      "sources",
+      `127.0.0.1:${server.origin.split(":").pop()}`,
+      "@attnzoo",
+      "zoo",
+      "0.1.0",
+    );
+    assertEquals(
+      allFiles(mirror).filter((f) => !f.endsWith("/") && /\.(cu|h)$/.test(f)).sort(),
+      Object.keys(files).filter((f) => /\.(cu|h)$/.test(f)).map((f) => f.slice(version.length + 1)).sort(),
+      "every source and included header, and nothing else, is mirrored",
+    );
+    assertEquals(
+      server.requests.filter((r) => r === `${version}/kernels/_runtime.h`).length,
+      1,
+      "each header is fetched once",
+    );
+    assert(server.requests.includes(`${version}/kernels/absent.h`), "an include found nowhere is left to nvcc");
+    const libs = withEnv(env, () => ensureKernels(options));
+    assertEquals(libs.runtime, join(root, "out", "libattnzoo_runtime.so"));
+    assertEquals(
+      fake.runs().flatMap(cuFiles).sort(),
+      [
+        join(mirror, "kernels", "a.cu"),
+        join(mirror, "kernels", "b.cu"),
+        join(mirror, "plugins", "demo", "kernels", "demo.cu"),
+      ],
+      "the runtime is the version's kernels/*.cu (not sub folders), built from the mirror",
+    );
+  } finally {
+    server.close();
+  }
 });
 
 test("build: checkKernels compiles every source without linking; a later build reuses the objects", () => {
