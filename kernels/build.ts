@@ -9,7 +9,9 @@
  * ```
  *
  * `--out DIR` builds into DIR (default: the cache folder), `--check` compiles object files only.
- * With $ATTNZOO_LIB_DIR set nothing is built: the prebuilt libraries there are used.
+ * With $ATTNZOO_LIB_DIR set (and no `--out`) nothing is built: the prebuilt libraries there are
+ * used. For a package imported from JSR the command first downloads the kernel sources
+ * ({@linkcode fetchKernels}); after that {@linkcode ensureKernels} builds from the download.
  *
  * @module
  */
@@ -35,7 +37,7 @@ export interface KernelBuildOptions {
   plugins?: readonly KernelPlugin[];
   /** Output folder; default: `$XDG_CACHE_HOME/attnzoo/<hash>` (or `~/.cache/...`). */
   outDir?: string;
-  /** Folder of prebuilt libraries; default $ATTNZOO_LIB_DIR. When set, nothing is built. */
+  /** Folder of prebuilt libraries, where nothing is built; default $ATTNZOO_LIB_DIR unless `outDir` is given. */
   libDir?: string;
   /** nvcc to run; default $ATTNZOO_NVCC, then `nvcc` on PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
   nvcc?: string;
@@ -123,12 +125,13 @@ function prepare(options: KernelBuildOptions): { nvcc: Nvcc; dir: string; outDir
 
 /**
  * Returns the kernel libraries, building those whose sources, headers, flags or nvcc changed.
- * With a prebuilt folder (`libDir` or $ATTNZOO_LIB_DIR) only resolves paths there. Throws
+ * With a prebuilt folder (`libDir`, or $ATTNZOO_LIB_DIR when no `outDir` is given) only resolves
+ * paths there. Throws
  * DeviceUnavailableError("cuda") when nvcc is missing or too old (saying what to install), when a
  * build fails (with nvcc's diagnostics), or when a prebuilt library is missing.
  */
 export function ensureKernels(options: KernelBuildOptions = {}): KernelLibraries {
-  const prebuilt = prebuiltDir(options.libDir);
+  const prebuilt = options.libDir ?? (options.outDir === undefined ? prebuiltDir() : undefined);
   if (prebuilt !== undefined) {
     const names = kernelPlugins(options.plugins ?? []).map((plugin) => plugin.name);
     const paths = resolvePrebuilt(prebuilt, [RUNTIME, ...names]);

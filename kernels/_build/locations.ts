@@ -12,10 +12,9 @@ export function libraryFileName(name: string): string {
   return `libattnzoo_${name}.so`;
 }
 
-/** $ATTNZOO_LIB_DIR unless `explicit` is given; undefined when neither is set. */
-export function prebuiltDir(explicit?: string): string | undefined {
-  const dir = explicit ?? process.env.ATTNZOO_LIB_DIR;
-  return dir === undefined || dir === "" ? undefined : dir;
+/** $ATTNZOO_LIB_DIR, or undefined when it is unset or empty. */
+export function prebuiltDir(): string | undefined {
+  return process.env.ATTNZOO_LIB_DIR || undefined;
 }
 
 /** The cache folder for the kernels in `kernelsDir`: `<cache>/attnzoo/<sha256(kernelsDir)[:16]>`. */

@@ -241,6 +241,14 @@ test("build: a prebuilt folder is resolved without compiling, and missing files 
     plugins: { demo: join(root, "libattnzoo_demo.so") },
   });
   const error = errorOf(() => withEnv(env, () => ensureKernels({ plugins })), DeviceUnavailableError);
+  const fake = writeFakeNvcc(root);
+  const explicitOut = withEnv(env, () => ensureKernels({ plugins, outDir: join(root, "out"), nvcc: fake.command }));
+  assertEquals(explicitOut.runtime, join(root, "out", "libattnzoo_runtime.so"), "an explicit outDir builds");
+  assertEquals(
+    withEnv(env, () => ensureKernels({ libDir: root, outDir: join(root, "out") })).runtime,
+    join(root, "libattnzoo_runtime.so"),
+    "an explicit libDir wins",
+  );
   assertEquals(error.device, "cuda");
   assert(
     error.message.includes(join(root, "libattnzoo_absent.so")) && !error.message.includes("demo.so"),
