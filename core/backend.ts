@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { cpuBackend } from "./backends/cpu/cpu_backend.ts";
 import type { DType } from "./dtype.ts";
 import { DeviceUnavailableError } from "./errors.ts";
 import type { Device, Tensor } from "./tensor.ts";
@@ -127,3 +128,5 @@ export function resolveDevice(request: DeviceRequest): Device {
     throw err;
   }
 }
+
+registerBackend("cpu", () => cpuBackend);
