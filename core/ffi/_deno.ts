@@ -1,19 +1,23 @@
 // Deno adapter: Deno.dlopen. "pointer" parameters become "buffer" so typed arrays pass without
 // copies; pointer results become bigint addresses so both runtimes return the same thing.
 import type { FfiType, SymbolTable } from "../plugin.ts";
-import type { BoundSymbols, FfiAdapter, NativeFn, NativeLibrary } from "./_types.ts";
+import type { DenoFfi, DenoParameter, DenoResult } from "./_deno_ffi.ts";
+import type { BoundSymbols, FfiAdapter, NativeArg, NativeFn, NativeLibrary } from "./_types.ts";
 
-type DenoParameter = Exclude<FfiType, "void" | "pointer"> | "buffer";
-type DenoResult = Exclude<FfiType, "pointer"> | "pointer";
+// Read when a library is opened, so this module loads under Bun too.
+function deno(): DenoFfi {
+  return (globalThis as unknown as { Deno: DenoFfi }).Deno;
+}
 
 // openLibrary has already rejected "void" parameters.
 function parameterType(type: FfiType): DenoParameter {
   return type === "pointer" ? "buffer" : type as DenoParameter;
 }
 
-function bind(raw: (...args: unknown[]) => unknown, result: FfiType): NativeFn {
+function bind(raw: (...args: NativeArg[]) => unknown, result: FfiType): NativeFn {
   if (result !== "pointer") return raw as NativeFn;
-  return (...args) => BigInt(Deno.UnsafePointer.value(raw(...args) as Deno.PointerValue));
+  const { UnsafePointer } = deno();
+  return (...args) => BigInt(UnsafePointer.value(raw(...args) as never));
 }
 
 /** Opens libraries with `Deno.dlopen`. */
@@ -23,10 +27,9 @@ export const denoAdapter: FfiAdapter = {
     for (const [name, symbol] of Object.entries(symbols)) {
       definitions[name] = { parameters: symbol.parameters.map(parameterType), result: symbol.result };
     }
-    const library = Deno.dlopen(path, definitions);
-    const raw = library.symbols as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const library = deno().dlopen(path, definitions);
     const bound: Record<string, NativeFn> = {};
-    for (const [name, symbol] of Object.entries(symbols)) bound[name] = bind(raw[name], symbol.result);
+    for (const [name, symbol] of Object.entries(symbols)) bound[name] = bind(library.symbols[name], symbol.result);
     let open = true;
     const close = () => {
       if (open) library.close();
