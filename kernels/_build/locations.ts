@@ -17,10 +17,14 @@ export function prebuiltDir(): string | undefined {
   return process.env.ATTNZOO_LIB_DIR || undefined;
 }
 
-/** The cache folder for the kernels in `kernelsDir`: `<cache>/attnzoo/<sha256(kernelsDir)[:16]>`. */
+/** attnzoo's cache folder: `$XDG_CACHE_HOME/attnzoo`, default `~/.cache/attnzoo`. */
+export function cacheRoot(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "attnzoo");
+}
+
+/** The build folder for the kernels in `kernelsDir`: `<cache root>/<sha256(kernelsDir)[:16]>`. */
 export function cacheDir(kernelsDir: string): string {
-  const root = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(root, "attnzoo", createHash("sha256").update(kernelsDir).digest("hex").slice(0, 16));
+  return join(cacheRoot(), createHash("sha256").update(kernelsDir).digest("hex").slice(0, 16));
 }
 
 /**

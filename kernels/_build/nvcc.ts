@@ -13,12 +13,10 @@ export interface Nvcc {
   release: [number, number];
 }
 
-/** Oldest CUDA release the kernels are written for (sm_90a features, C++17 in device code). */
-export const MIN_RELEASE: readonly [number, number] = [12, 4];
+// Oldest CUDA release the kernels are written for (sm_90a features, C++17 in device code).
+const MIN_RELEASE: readonly [number, number] = [12, 4];
 
-/** What to do when no suitable nvcc exists. */
-export const INSTALL_HINT: string =
-  "install the CUDA toolkit >= 12.4 with nvcc on PATH (or set ATTNZOO_NVCC to nvcc's path), " +
+const INSTALL_HINT = "install the CUDA toolkit >= 12.4 with nvcc on PATH (or set ATTNZOO_NVCC to nvcc's path), " +
   "or set ATTNZOO_LIB_DIR to a folder of prebuilt libattnzoo_*.so";
 
 /** Compile flags shared by objects and libraries. */
@@ -39,7 +37,7 @@ export const CUBLAS_LIBS: readonly string[] = ["-lcublasLt", "-lcublas"];
 /**
  * The first nvcc that runs, from `explicit`, $ATTNZOO_NVCC, `nvcc` on PATH, $CUDA_HOME/bin/nvcc or
  * /usr/local/cuda/bin/nvcc. Throws DeviceUnavailableError("cuda") naming what to install when
- * there is none or it is older than {@linkcode MIN_RELEASE}.
+ * there is none or it is older than 12.4.
  */
 export function findNvcc(explicit?: string): Nvcc {
   const env = process.env;

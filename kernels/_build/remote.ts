@@ -3,26 +3,23 @@
 // so relative #includes still resolve; the synchronous build then reads the mirror. JSR versions
 // are immutable, so a mirrored file never goes stale.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import process from "node:process";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeviceUnavailableError } from "../../core/errors.ts";
+import { cacheRoot } from "./locations.ts";
 
 const QUOTED_INCLUDE = /^\s*#\s*include\s*"([^"]+)"/gm;
 // https://jsr.io/@scope/name/1.2.3/<path>: the version root lists its files in <root>_meta.json.
 const JSR_FILE = /^(https?:\/\/[^/]+\/@[^/]+\/[^/]+\/[^/]+)\/(.*)$/;
 
-/** Where downloaded kernel sources are mirrored: `<$XDG_CACHE_HOME or ~/.cache>/attnzoo/sources`. */
-export function mirrorRoot(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "attnzoo", "sources");
-}
-
-/** The local path of a folder or file URL: itself for file: URLs, its mirror path otherwise. */
+/**
+ * The local path of a folder or file URL: itself for file: URLs, otherwise its mirror under
+ * `<cache root>/sources/<host>/<path>`.
+ */
 export function localPath(url: string): string {
   if (url.startsWith("file:")) return resolve(fileURLToPath(url));
   const { host, pathname } = new URL(url);
-  return resolve(mirrorRoot(), host, `.${decodeURIComponent(pathname)}`);
+  return resolve(cacheRoot(), "sources", host, `.${decodeURIComponent(pathname)}`);
 }
 
 /** Throws DeviceUnavailableError("cuda") unless every file of `paths` exists (mirrors included). */
