@@ -9,6 +9,7 @@ import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts"
 import { mixerGeometry } from "./_mixer_params.ts";
 import { parseSigmoidConfig, sigmoidConfigSchema } from "./config.ts";
 import { createSigmoidMixer } from "./mixer.ts";
+import { configs } from "./_configs.ts";
 
 export { parseSigmoidConfig, type SigmoidConfig, sigmoidConfigSchema } from "./config.ts";
 export { createSigmoidMixer } from "./mixer.ts";
@@ -49,6 +50,6 @@ export const plugin: PluginManifest = {
   ops: { cpu: { createMixer: createSigmoidMixer } },
   cost: sigmoidMixerCost,
   kernels: { sources: [], symbols: {} },
-  configs: {},
+  configs,
   baseUrl: new URL(".", import.meta.url).href,
 };

@@ -9,6 +9,7 @@ import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts"
 import { mixerGeometry } from "./_mixer_params.ts";
 import { parseSoftmaxConfig, softmaxConfigSchema } from "./config.ts";
 import { createSoftmaxMixer } from "./mixer.ts";
+import { configs } from "./_configs.ts";
 
 export { parseSoftmaxConfig, type SoftmaxConfig, softmaxConfigSchema } from "./config.ts";
 export { createSoftmaxMixer } from "./mixer.ts";
@@ -48,6 +49,6 @@ export const plugin: PluginManifest = {
   ops: { cpu: { createMixer: createSoftmaxMixer } },
   cost: softmaxMixerCost,
   kernels: { sources: [], symbols: {} },
-  configs: {},
+  configs,
   baseUrl: new URL(".", import.meta.url).href,
 };
