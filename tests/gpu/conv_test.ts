@@ -1,7 +1,7 @@
-// CUDA convolutions and resampling against the definitions: conv2d (im2col + cuBLASLt for one
-// group, patch embeddings included; direct kernel for other groups; depthwise fast path), causal
-// depthwise conv1d, adaptive average pooling with PyTorch's overlapping bins, and bilinear resize
-// for both align_corners settings.
+// Convolutions and resampling on CUDA and the CPU backend against the definitions: conv2d (CUDA:
+// im2col + cuBLASLt for one group, patch embeddings included; direct kernel for other groups;
+// depthwise fast path), causal depthwise conv1d, adaptive average pooling with PyTorch's
+// overlapping bins, and bilinear resize for both align_corners settings.
 import { test } from "../_harness.ts";
 import { conv2dRef } from "./_reference.ts";
 import { compare, sample, targets, values } from "./_setup.ts";
@@ -22,8 +22,8 @@ const CONVS: [number[], number[], [number, number], [number, number], number][] 
   [[1, 8, 9, 9], [8, 1, 5, 5], [1, 1], [2, 2], 8], // depthwise 5×5
 ];
 
-test("cuda conv2d: im2col/GEMM, patch embedding, grouped direct and depthwise paths", () => {
-  const on = targets("cuda conv2d");
+test("conv2d: im2col/GEMM, patch embedding, grouped direct and depthwise paths", () => {
+  const on = targets("conv2d");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const [xs, ws, stride, padding, groups] of CONVS) {
@@ -53,8 +53,8 @@ test("cuda conv2d: im2col/GEMM, patch embedding, grouped direct and depthwise pa
   }
 });
 
-test("cuda causal depthwise conv1d pads K−1 on the left only", () => {
-  const on = targets("cuda causalConv1d");
+test("causal depthwise conv1d pads K−1 on the left only", () => {
+  const on = targets("causalConv1d");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const [bn, c, n, k] of [[2, 5, 37, 4], [1, 3, 2, 4], [1, 2, 9, 1]]) {
@@ -111,8 +111,8 @@ function bilinearRef(
   return out;
 }
 
-test("cuda adaptive avg pool (overlapping bins) and bilinear resize (both align_corners)", () => {
-  const on = targets("cuda pool/resize");
+test("adaptive avg pool (overlapping bins) and bilinear resize (both align_corners)", () => {
+  const on = targets("pool/resize");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     const shape = [2, 3, 10, 7];

@@ -1,5 +1,6 @@
-// CUDA elementwise ops (binary with broadcasting, affine, unary, GELU both forms, softplus, cast)
-// against f64 references, f32 and bf16, on odd sizes that are no multiple of a block.
+// Elementwise ops on CUDA and the CPU backend (binary with broadcasting, affine, unary, GELU both
+// forms, softplus, cast) against f64 references, f32 and bf16, on odd sizes that are no multiple
+// of a block.
 import { fmtShape, tensor } from "../../core/tensor.ts";
 import type { UnaryOp } from "../../core/backend.ts";
 import { bf16BitsToF32, f32ToBf16Bits } from "../../core/dtype.ts";
@@ -24,8 +25,8 @@ const BROADCASTS: [number[], number[]][] = [
   [[1031], [1]],
 ];
 
-test("cuda binary ops broadcast like PyTorch (f32, bf16)", () => {
-  const on = targets("cuda binary");
+test("binary ops broadcast like PyTorch (f32, bf16)", () => {
+  const on = targets("binary");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const [op, f] of BINARY) {
@@ -67,8 +68,8 @@ const UNARY: [UnaryOp, (x: number) => number, number][] = [
   ["abs", Math.abs, 0],
 ];
 
-test("cuda unary ops, affine, gelu (erf and tanh) and softplus match f64 formulas", () => {
-  const on = targets("cuda unary");
+test("unary ops, affine, gelu (erf and tanh) and softplus match f64 formulas", () => {
+  const on = targets("unary");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     const shape = [7, 131];
@@ -106,8 +107,8 @@ test("cuda unary ops, affine, gelu (erf and tanh) and softplus match f64 formula
   }
 });
 
-test("cuda cast rounds f32 → bf16 to nearest even and converts to and from i32", () => {
-  const on = targets("cuda cast");
+test("cast rounds f32 → bf16 to nearest even and converts to and from i32", () => {
+  const on = targets("cast");
   if (on.length === 0) return;
   // 1 + 2⁻⁸ is a tie between bf16 neighbours 1 and 1 + 2⁻⁷: ties go to the even pattern (1)
   const x = sample([5, 41], "f32", 5, 4);

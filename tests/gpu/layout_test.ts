@@ -1,5 +1,6 @@
-// CUDA data movement and bookkeeping: permute, concat, narrow, embedding (and its out-of-range
-// error), upload/download round trips, shape errors, and the caching allocator's live/peak bytes.
+// Data movement and bookkeeping: permute, concat, narrow and embedding (and its out-of-range
+// error) on CUDA and the CPU backend; CUDA upload/download round trips, shape errors, and the
+// caching allocator's live/peak bytes.
 import { AttnzooError, ShapeError } from "../../core/errors.ts";
 import { tensor } from "../../core/tensor.ts";
 import { test } from "../_harness.ts";
@@ -7,8 +8,8 @@ import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { coordsOf, strides } from "./_reference.ts";
 import { compare, gpu, sample, targets, values } from "./_setup.ts";
 
-test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-exact)", () => {
-  const on = targets("cuda layout");
+test("permute, concat and narrow copy the right elements (bf16 and f32 bit-exact)", () => {
+  const on = targets("layout");
   if (on.length === 0) return;
   for (const dtype of ["f32", "bf16"] as const) {
     const shape = [3, 4, 5, 7];
@@ -62,8 +63,8 @@ test("cuda permute, concat and narrow copy the right elements (bf16 and f32 bit-
   }
 });
 
-test("cuda embedding gathers rows and rejects an out-of-range id with an error naming the op", () => {
-  const on = targets("cuda embedding");
+test("embedding gathers rows and rejects an out-of-range id with an error naming the op", () => {
+  const on = targets("embedding");
   if (on.length === 0) return;
   const table = sample([11, 37], "bf16", 43);
   const [vt] = values(table);

@@ -1,5 +1,6 @@
-// cuBLASLt products through the CUDA backend: f32 (full f32, not TF32), bf16 and f16 with f32
-// accumulation, transposes, batches that broadcast, and the fused bias/GELU epilogue of linear().
+// Matrix products on CUDA (cuBLASLt) and the CPU backend: f32 (full f32, not TF32), bf16 and f16
+// with f32 accumulation, transposes, batches that broadcast; CUDA's fused bias/GELU epilogue of
+// linear() and its per-shape plan cache.
 import { fmtShape } from "../../core/tensor.ts";
 import { ShapeError } from "../../core/errors.ts";
 import { test } from "../_harness.ts";
@@ -19,8 +20,8 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[4, 1, 0], [0, 3], false, false],
 ];
 
-test("cuda matmul matches the f64 product (f32, bf16, f16; transposes; broadcast batches)", () => {
-  const on = targets("cuda matmul");
+test("matmul matches the f64 product (f32, bf16, f16; transposes; broadcast batches)", () => {
+  const on = targets("matmul");
   if (on.length === 0) return;
   for (const dtype of ["f32", "bf16", "f16"] as const) {
     for (const [sa, sb, ta, tb] of CASES) {

@@ -1,5 +1,6 @@
-// CUDA row ops: softmax along every dim, sum/mean (keepdim or not), layer norm and RMS norm
-// (with and without weights) against f64 references on widths that are no multiple of a warp.
+// Row ops on CUDA and the CPU backend: softmax along every dim, sum/mean (keepdim or not), layer
+// norm and RMS norm (with and without weights) against f64 references on widths that are no
+// multiple of a warp.
 import { test } from "../_harness.ts";
 import { alongDim } from "./_reference.ts";
 import { compare, sample, targets, values } from "./_setup.ts";
@@ -13,8 +14,8 @@ function softmaxRow(row: number[]): number[] {
   return e.map((v) => v / s);
 }
 
-test("cuda softmax along each dim (rows, strided, width 1 and 1000+)", () => {
-  const on = targets("cuda softmax");
+test("softmax along each dim (rows, strided, width 1 and 1000+)", () => {
+  const on = targets("softmax");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (
@@ -35,8 +36,8 @@ test("cuda softmax along each dim (rows, strided, width 1 and 1000+)", () => {
   }
 });
 
-test("cuda sum and mean along a dim, keepdim or not", () => {
-  const on = targets("cuda reduce");
+test("sum and mean along a dim, keepdim or not", () => {
+  const on = targets("reduce");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     const shape = [3, 67, 5];
@@ -71,8 +72,8 @@ test("cuda sum and mean along a dim, keepdim or not", () => {
   }
 });
 
-test("cuda layer norm and RMS norm (with/without weight and bias) over odd widths", () => {
-  const on = targets("cuda norms");
+test("layer norm and RMS norm (with/without weight and bias) over odd widths", () => {
+  const on = targets("norms");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (const width of [1, 45, 769]) {
