@@ -8,6 +8,7 @@ import { cpuBackend } from "./backends/cpu/cpu_backend.ts";
 import type { DType } from "./dtype.ts";
 import { DeviceUnavailableError } from "./errors.ts";
 import type { Device, Tensor } from "./tensor.ts";
+import { loadCudaBackend } from "./backends/cuda/mod.ts";
 
 /** Elementwise unary functions. */
 export type UnaryOp = "exp" | "sigmoid" | "relu" | "tanh" | "silu" | "neg" | "sqrt" | "rsqrt" | "abs";
@@ -130,3 +131,4 @@ export function resolveDevice(request: DeviceRequest): Device {
 }
 
 registerBackend("cpu", () => cpuBackend);
+registerBackend("cuda", loadCudaBackend);
