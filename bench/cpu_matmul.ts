@@ -1,6 +1,6 @@
 // GFLOP/s of the CPU backend's f32 matmul at 512³ and 1024³, one thread vs all cores.
 // Run: `deno run -A bench/cpu_matmul.ts` or `bun bench/cpu_matmul.ts`.
-import { cpuParallelJobs, cpuThreads, setCpuThreads } from "../core/backends/cpu/cpu_backend.ts";
+import { cpuParallelJobs, setCpuThreads, startCpuWorkers } from "../core/backends/cpu/cpu_backend.ts";
 import { matmul } from "../core/ops.ts";
 import { randn } from "../core/random.ts";
 
@@ -20,7 +20,7 @@ function medianSeconds(run: () => void): number {
 }
 
 const runtime = "Bun" in globalThis ? "bun" : "deno";
-const cores = cpuThreads();
+const cores = await startCpuWorkers();
 console.log(`attnzoo cpu matmul (f32), ${runtime}, ${cores} thread(s) available, median of ${RUNS} runs`);
 for (const size of [512, 1024]) {
   using a = randn([size, size], { seed: 1 });

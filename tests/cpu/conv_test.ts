@@ -1,4 +1,4 @@
-import { cpuParallelJobs, cpuThreads, setCpuThreads } from "../../core/backends/cpu/cpu_backend.ts";
+import { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "../../core/backends/cpu/cpu_backend.ts";
 import { DTypeError, ShapeError } from "../../core/errors.ts";
 import { causalConv1d, conv2d } from "../../core/ops.ts";
 import { tensor } from "../../core/tensor.ts";
@@ -103,10 +103,11 @@ test("cpu conv2d: patch embedding 16×16 stride 16 equals patches · weightᵀ",
   }
 });
 
-test("cpu conv2d: a large convolution runs on the worker pool with the same result", () => {
+test("cpu conv2d: a large convolution runs on the worker pool with the same result", async () => {
   const before = cpuThreads();
   try {
     setCpuThreads(2);
+    assertEquals(await startCpuWorkers(), 2, "the worker started");
     const jobs = cpuParallelJobs();
     checkConv({ x: [1, 16, 32, 32], cout: 32, k: [3, 3], stride: [1, 1], padding: [1, 1], groups: 1 }, 40);
     assert(cpuParallelJobs() > jobs, "the im2col product ran in parallel");

@@ -7,8 +7,15 @@ import { isBun, test } from "../_harness.ts";
 
 const probe = new URL("./_exit_probe.ts", import.meta.url).pathname;
 
-function runProbe(threads: string): { threads: number; parallelJobs: number; seconds: number } {
-  const args = isBun ? [probe] : ["run", "-A", probe];
+interface ProbeResult {
+  threads: number;
+  parallelJobs: number;
+  value: number;
+  seconds: number;
+}
+
+function runProbe(threads: string, denoPermissions = ["-A"]): ProbeResult {
+  const args = isBun ? [probe] : ["run", ...denoPermissions, probe];
   const start = performance.now();
   const child = spawnSync(process.execPath, args, {
     env: { ...process.env, ATTNZOO_CPU_THREADS: threads },
@@ -32,3 +39,13 @@ test("cpu workers: ATTNZOO_CPU_THREADS=1 keeps every product on the main thread"
   assertEquals(result.threads, 1);
   assertEquals(result.parallelJobs, 0);
 });
+
+if (!isBun) {
+  test("cpu workers: when the worker cannot load (Deno without read permission) products run on the main thread", () => {
+    const reference = runProbe("2");
+    const result = runProbe("2", ["--allow-env"]);
+    assertEquals(result.parallelJobs, 0);
+    assertEquals(result.value, reference.value, "same product without workers");
+    assert(result.seconds < 10, `exit took ${result.seconds.toFixed(1)} s`);
+  });
+}

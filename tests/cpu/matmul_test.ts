@@ -1,4 +1,4 @@
-import { cpuParallelJobs, cpuThreads, setCpuThreads } from "../../core/backends/cpu/cpu_backend.ts";
+import { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "../../core/backends/cpu/cpu_backend.ts";
 import { DTypeError, ShapeError } from "../../core/errors.ts";
 import { matmul } from "../../core/ops.ts";
 import { tensor } from "../../core/tensor.ts";
@@ -68,9 +68,11 @@ test("cpu matmul: empty inner dim gives zeros, empty rows give an empty result",
   assertEquals(e.shape, [0, 4]);
 });
 
-test("cpu matmul: large products use the workers and equal the single-thread result bit for bit", () => {
+test("cpu matmul: large products use the workers and equal the single-thread result bit for bit", async () => {
   const before = cpuThreads();
   try {
+    setCpuThreads(2);
+    assertEquals(await startCpuWorkers(), 2, "the worker started");
     const cases: [number[], number[], boolean, boolean][] = [
       [[161, 203], [203, 150], false, false],
       [[3, 129, 67], [3, 96, 129], true, true], // rows split across batch boundaries

@@ -140,7 +140,7 @@ function packA(a: Float32Array, offset: number, rowStride: number, colStride: nu
 }
 
 // 4×4 block of products over kc in 16 scalar accumulators the JIT keeps in registers; a full
-// tile goes straight to C, an edge tile through \`tile\`.
+// tile goes straight to C, an edge tile through `tile`.
 function microKernel(
   pa: Float32Array,
   aStart: number,

@@ -1,14 +1,16 @@
 // Runs a GemmJob on the main thread plus a persistent pool of workers, splitting output rows.
 // The call stays synchronous: the main thread computes its share, then blocks in Atomics.wait
-// until each worker flips its state word back. Workers that are missing, closed or not ready in
-// time are skipped (their rows run here); any failure turns the pool off for good.
+// until each worker flips its state word back. Workers not ready yet are skipped (their rows run
+// here); a worker that fails to load or throws turns the pool off for good.
 import { type GemmJob, gemmRows } from "./_gemm.ts";
 import { BUSY, CLOSED, FAILED, IDLE, IDLE_CLOSE_MS, STARTING, STATE } from "./_worker_protocol.ts";
 
 /** Products below this many FLOPs run on the calling thread only. */
 const PARALLEL_MIN_FLOPS = 2e6;
-/** Longest wait for a fresh worker to start; a worker slower than this disables the pool. */
-const START_TIMEOUT_MS = 5000;
+/** Longest wait for a fresh worker to start (it takes a few ms); slower ones are skipped meanwhile. */
+const START_WAIT_MS = 250;
+/** Longest wait of {@linkcode startWorkers}. */
+const READY_TIMEOUT_MS = 10_000;
 /** Row splits are multiples of the micro-kernel height. */
 const ROW_ALIGN = 4;
 const MAX_THREADS = 16;
@@ -16,6 +18,8 @@ const MAX_THREADS = 16;
 interface Slot {
   worker: Worker;
   control: Int32Array;
+  /** Until when a product waits for this worker to start. */
+  startDeadline: number;
 }
 
 const slots: Slot[] = [];
@@ -78,25 +82,39 @@ export function runGemm(job: GemmJob): void {
   });
 }
 
-// Claims up to `count` idle workers (state IDLE → BUSY), spawning missing or closed ones.
-function claimWorkers(count: number): Slot[] {
+/** Spawns the workers now and resolves, without blocking, once they run: threads ready in all. */
+export async function startWorkers(): Promise<number> {
+  const count = threads - 1;
+  if (disabled || count < 1 || !ensureSpawned(count)) return 1;
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  const starting = () => slots.slice(0, count).some((slot) => Atomics.load(slot.control, STATE) === STARTING);
+  while (!disabled && starting() && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (disabled) return 1;
+  return 1 + slots.slice(0, count).filter((slot) => Atomics.load(slot.control, STATE) === IDLE).length;
+}
+
+// Spawns the first `count` workers where missing or closed; false when workers are unavailable.
+function ensureSpawned(count: number): boolean {
   for (let i = 0; i < count; i++) {
     if (slots[i] === undefined || Atomics.load(slots[i].control, STATE) === CLOSED) {
       const slot = spawn();
-      if (slot === undefined) return [];
+      if (slot === undefined) return false;
       slots[i] = slot;
     }
   }
+  return true;
+}
+
+// Claims up to `count` idle workers (state IDLE → BUSY), spawning missing or closed ones. A
+// fresh worker gets a short wait to start; one still starting after that is skipped this time.
+function claimWorkers(count: number): Slot[] {
+  if (!ensureSpawned(count)) return [];
   const claimed: Slot[] = [];
   for (const slot of slots.slice(0, count)) {
-    const deadline = performance.now() + START_TIMEOUT_MS;
-    while (Atomics.load(slot.control, STATE) === STARTING && performance.now() < deadline) {
-      Atomics.wait(slot.control, STATE, STARTING, 10);
-    }
-    if (Atomics.load(slot.control, STATE) === STARTING) {
-      disableAll();
-      for (const other of claimed) Atomics.store(other.control, STATE, IDLE);
-      return [];
+    while (Atomics.load(slot.control, STATE) === STARTING && performance.now() < slot.startDeadline) {
+      Atomics.wait(slot.control, STATE, STARTING, 5);
     }
     if (Atomics.compareExchange(slot.control, STATE, IDLE, BUSY) === IDLE) claimed.push(slot);
   }
@@ -116,7 +134,7 @@ function spawn(): Slot | undefined {
     };
     const control = new Int32Array(new SharedArrayBuffer(4));
     worker.postMessage({ control, idleCloseMs: unref === undefined ? IDLE_CLOSE_MS : 0 });
-    return { worker, control };
+    return { worker, control, startDeadline: performance.now() + START_WAIT_MS };
   } catch {
     disabled = true; // no Worker support or no permission to load the file
     return undefined;

@@ -13,7 +13,7 @@ import { matmul } from "./_matmul.ts";
 import { layerNorm, rmsNorm } from "./_norm.ts";
 import { mean, softmax, sum } from "./_reduce.ts";
 import { adaptiveAvgPool2d, resizeBilinear } from "./_spatial.ts";
-import { getParallelJobs, getThreads, setThreads } from "./_worker_pool.ts";
+import { getParallelJobs, getThreads, setThreads, startWorkers } from "./_worker_pool.ts";
 
 /** The backend of device `"cpu"`. */
 export const cpuBackend: Backend = {
@@ -56,4 +56,14 @@ export function setCpuThreads(n: number): void {
 /** How many products so far ran on more than one thread (for tests and benchmarks). */
 export function cpuParallelJobs(): number {
   return getParallelJobs();
+}
+
+/**
+ * Starts the worker pool now instead of at the first large product, and resolves once the workers
+ * run, with the number of threads ready (main thread included; 1 when workers are unavailable).
+ * Products never wait long for a worker that is still starting, so benchmarks and tests that
+ * need the pool await this first.
+ */
+export function startCpuWorkers(): Promise<number> {
+  return startWorkers();
 }
