@@ -21,7 +21,7 @@ import process from "node:process";
 import { ConfigError, DeviceUnavailableError } from "../core/errors.ts";
 import type { PluginManifest } from "../core/plugin.ts";
 import { buildLibrary, buildObjects, type BuildResult } from "./_build/compile.ts";
-import { cacheDir, prebuiltDir, resolvePrebuilt } from "./_build/locations.ts";
+import { cacheDir, cacheRoot, prebuiltDir, resolvePrebuilt } from "./_build/locations.ts";
 import { findNvcc, type Nvcc } from "./_build/nvcc.ts";
 import { listRemoteCudaSources, localPath, mirrorSources, requireLocal } from "./_build/remote.ts";
 import { listCudaSources } from "./_build/sources.ts";
@@ -35,8 +35,10 @@ export interface KernelBuildOptions {
   kernelsUrl?: string;
   /** Plugins whose kernels to build (manifests); plugins without sources are skipped. */
   plugins?: readonly KernelPlugin[];
-  /** Output folder; default: `$XDG_CACHE_HOME/attnzoo/<hash>` (or `~/.cache/...`). */
+  /** Output folder; default: `<cacheRoot>/<hash of the kernels folder>`. */
   outDir?: string;
+  /** Cache folder for builds and downloaded sources; default `$XDG_CACHE_HOME/attnzoo` (or `~/.cache/attnzoo`). */
+  cacheRoot?: string;
   /** Folder of prebuilt libraries, where nothing is built; default $ATTNZOO_LIB_DIR unless `outDir` is given. */
   libDir?: string;
   /** nvcc to run; default $ATTNZOO_NVCC, then `nvcc` on PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
@@ -62,10 +64,14 @@ function kernelsUrl(options: KernelBuildOptions): string {
   return options.kernelsUrl ?? new URL(".", import.meta.url).href;
 }
 
+function cacheFolder(options: KernelBuildOptions): string {
+  return options.cacheRoot ?? cacheRoot();
+}
+
 /** The local folder of the runtime's sources (its mirror when remote), checked to be complete. */
 function kernelsDir(options: KernelBuildOptions): string {
   const url = kernelsUrl(options);
-  const dir = localPath(url);
+  const dir = localPath(url, cacheFolder(options));
   if (!url.startsWith("file:")) requireLocal([join(dir, MIRROR_COMPLETE)], `the runtime kernel sources at ${url}`);
   return dir;
 }
@@ -82,10 +88,12 @@ function kernelPlugins(plugins: readonly KernelPlugin[]): KernelPlugin[] {
 }
 
 /** Local source paths of each plugin that has kernels (mirrors for remote plugins), checked to exist. */
-function pluginSources(plugins: readonly KernelPlugin[]): Map<string, string[]> {
+function pluginSources(options: KernelBuildOptions): Map<string, string[]> {
   return new Map(
-    kernelPlugins(plugins).map((plugin) => {
-      const paths = plugin.kernels.sources.map((path) => localPath(new URL(path, plugin.baseUrl).href));
+    kernelPlugins(options.plugins ?? []).map((plugin) => {
+      const paths = plugin.kernels.sources.map((path) =>
+        localPath(new URL(path, plugin.baseUrl).href, cacheFolder(options))
+      );
       requireLocal(paths, `the kernel sources of plugin "${plugin.name}"`);
       return [plugin.name, paths];
     }),
@@ -102,8 +110,8 @@ export async function fetchKernels(options: KernelBuildOptions = {}): Promise<vo
   const plugins = (options.plugins ?? []).flatMap((plugin) =>
     plugin.kernels.sources.map((path) => new URL(path, plugin.baseUrl).href)
   ).filter((source) => !source.startsWith("file:"));
-  await mirrorSources([...runtime, ...plugins], [url]);
-  if (runtime.length > 0) writeFileSync(join(localPath(url), MIRROR_COMPLETE), "");
+  await mirrorSources([...runtime, ...plugins], [url], cacheFolder(options));
+  if (runtime.length > 0) writeFileSync(join(localPath(url, cacheFolder(options)), MIRROR_COMPLETE), "");
 }
 
 /** Logs each object, then the library: "built PATH" or "up to date PATH". */
@@ -118,7 +126,7 @@ function prepare(options: KernelBuildOptions): { nvcc: Nvcc; dir: string; outDir
   const runtime = listCudaSources(dir);
   if (runtime.length === 0) throw new DeviceUnavailableError("cuda", `no runtime kernel sources (*.cu) in ${dir}`);
   const nvcc = findNvcc(options.nvcc);
-  const outDir = resolve(options.outDir ?? cacheDir(dir));
+  const outDir = resolve(options.outDir ?? cacheDir(cacheFolder(options), dir));
   mkdirSync(outDir, { recursive: true });
   return { nvcc, dir, outDir, runtime };
 }
@@ -137,7 +145,7 @@ export function ensureKernels(options: KernelBuildOptions = {}): KernelLibraries
     const paths = resolvePrebuilt(prebuilt, [RUNTIME, ...names]);
     return { runtime: paths.get(RUNTIME)!, plugins: Object.fromEntries(names.map((name) => [name, paths.get(name)!])) };
   }
-  const plugins = pluginSources(options.plugins ?? []);
+  const plugins = pluginSources(options);
   const { nvcc, dir, outDir, runtime: runtimeSources } = prepare(options);
   const runtime = buildLibrary(nvcc, RUNTIME, runtimeSources, outDir, [dir], []);
   report(options.log, runtime);
@@ -156,7 +164,7 @@ export function ensureKernels(options: KernelBuildOptions = {}): KernelLibraries
  * these objects. Returns the object paths.
  */
 export function checkKernels(options: KernelBuildOptions = {}): string[] {
-  const plugins = pluginSources(options.plugins ?? []);
+  const plugins = pluginSources(options);
   const { nvcc, dir, outDir, runtime } = prepare(options);
   const objects = [[RUNTIME, runtime] as const, ...plugins].flatMap(([name, sources]) =>
     buildObjects(nvcc, sources, join(outDir, "obj", name), [dir]).objects

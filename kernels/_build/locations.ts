@@ -22,9 +22,9 @@ export function cacheRoot(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "attnzoo");
 }
 
-/** The build folder for the kernels in `kernelsDir`: `<cache root>/<sha256(kernelsDir)[:16]>`. */
-export function cacheDir(kernelsDir: string): string {
-  return join(cacheRoot(), createHash("sha256").update(kernelsDir).digest("hex").slice(0, 16));
+/** The build folder for the kernels in `kernelsDir`: `<root>/<sha256(kernelsDir)[:16]>`. */
+export function cacheDir(root: string, kernelsDir: string): string {
+  return join(root, createHash("sha256").update(kernelsDir).digest("hex").slice(0, 16));
 }
 
 /**

@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeviceUnavailableError } from "../../core/errors.ts";
-import { cacheRoot } from "./locations.ts";
 
 const QUOTED_INCLUDE = /^\s*#\s*include\s*"([^"]+)"/gm;
 // https://jsr.io/@scope/name/1.2.3/<path>: the version root lists its files in <root>_meta.json.
@@ -14,12 +13,12 @@ const JSR_FILE = /^(https?:\/\/[^/]+\/@[^/]+\/[^/]+\/[^/]+)\/(.*)$/;
 
 /**
  * The local path of a folder or file URL: itself for file: URLs, otherwise its mirror under
- * `<cache root>/sources/<host>/<path>`.
+ * `<cacheRoot>/sources/<host>/<path>`.
  */
-export function localPath(url: string): string {
+export function localPath(url: string, cacheRoot: string): string {
   if (url.startsWith("file:")) return resolve(fileURLToPath(url));
   const { host, pathname } = new URL(url);
-  return resolve(cacheRoot(), "sources", host, `.${decodeURIComponent(pathname)}`);
+  return resolve(cacheRoot, "sources", host, `.${decodeURIComponent(pathname)}`);
 }
 
 /** Throws DeviceUnavailableError("cuda") unless every file of `paths` exists (mirrors included). */
@@ -64,9 +63,14 @@ export async function listRemoteCudaSources(folderUrl: string): Promise<string[]
 
 /**
  * Downloads `sources` and the headers they include (each `#include "x"` tried next to the
- * including file, then in `includeUrls`; absent everywhere means a system header) into the mirror.
+ * including file, then in `includeUrls`; absent everywhere means a system header) into the mirror
+ * under `cacheRoot`.
  */
-export async function mirrorSources(sources: readonly string[], includeUrls: readonly string[]): Promise<void> {
+export async function mirrorSources(
+  sources: readonly string[],
+  includeUrls: readonly string[],
+  cacheRoot: string,
+): Promise<void> {
   const found = new Map<string, boolean>();
   const fetchInto = async (url: string): Promise<boolean> => {
     const known = found.get(url);
@@ -74,7 +78,7 @@ export async function mirrorSources(sources: readonly string[], includeUrls: rea
     const text = await download(url);
     found.set(url, text !== undefined);
     if (text === undefined) return false;
-    const path = localPath(url);
+    const path = localPath(url, cacheRoot);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
     for (const [, name] of text.matchAll(QUOTED_INCLUDE)) {

@@ -14,7 +14,7 @@ import { openLibrary } from "../../core/ffi/mod.ts";
 import { checkKernels, ensureKernels, fetchKernels, type KernelPlugin } from "../../kernels/build.ts";
 import { buildLibrary } from "../../kernels/_build/compile.ts";
 import { fingerprint } from "../../kernels/_build/fingerprint.ts";
-import { cacheDir } from "../../kernels/_build/locations.ts";
+import { cacheDir, cacheRoot } from "../../kernels/_build/locations.ts";
 import { findNvcc, type Nvcc } from "../../kernels/_build/nvcc.ts";
 import { listCudaSources, readLibrarySources } from "../../kernels/_build/sources.ts";
 import { isBun, test } from "../_harness.ts";
@@ -50,8 +50,6 @@ function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
     apply(saved);
   }
 }
-
-const NO_PREBUILT = { ATTNZOO_LIB_DIR: undefined, ATTNZOO_NVCC: undefined };
 
 /** A plugin folder with kernels/demo.cu including a local header, as a manifest sees it. */
 function demoPlugin(root: string, name = "demo", body = "__global__ void k() {}"): KernelPlugin {
@@ -136,10 +134,7 @@ test("build: ensureKernels compiles every source with the required flags and lin
     { name: "cpu-only", baseUrl: pathToFileURL(root + "/").href, kernels: { sources: [] } },
   ];
   const lines: string[] = [];
-  const libs = withEnv(
-    NO_PREBUILT,
-    () => ensureKernels({ plugins, outDir: out, nvcc: fake.command, log: (l) => lines.push(l) }),
-  );
+  const libs = ensureKernels({ plugins, outDir: out, nvcc: fake.command, log: (l) => lines.push(l) });
   assertEquals(libs, {
     runtime: join(out, "libattnzoo_runtime.so"),
     plugins: { demo: join(out, "libattnzoo_demo.so"), blas: join(out, "libattnzoo_blas.so") },
@@ -200,7 +195,7 @@ test("build: rebuilds only what changed (a source, a header, the nvcc version, n
   const runtimeCount = listCudaSources(KERNELS_DIR).length;
   const run = (nvcc = fake.command) => {
     const lines: string[] = [];
-    withEnv(NO_PREBUILT, () => ensureKernels({ plugins, outDir: out, nvcc, log: (l) => lines.push(l) }));
+    ensureKernels({ plugins, outDir: out, nvcc, log: (l) => lines.push(l) });
     return lines.filter((l) => l.startsWith("built")).map((l) => l.slice(`built ${out}/`.length));
   };
   assertEquals(run().length, runtimeCount + 3 + 3);
@@ -222,10 +217,7 @@ test("build: rebuilds only what changed (a source, a header, the nvcc version, n
 test("build: ATTNZOO_NVCC names the compiler", () => {
   const root = scratch();
   const fake = writeFakeNvcc(root);
-  const libs = withEnv(
-    { ATTNZOO_LIB_DIR: undefined, ATTNZOO_NVCC: fake.command },
-    () => ensureKernels({ outDir: root }),
-  );
+  const libs = withEnv({ ATTNZOO_NVCC: fake.command }, () => ensureKernels({ outDir: root }));
   assertEquals(libs.runtime, join(root, "libattnzoo_runtime.so"));
   assertEquals(fake.runs().length, listCudaSources(KERNELS_DIR).length + 1, "its compiles and the link");
 });
@@ -259,7 +251,7 @@ test("build: a prebuilt folder is resolved without compiling, and missing files 
 test("build: no nvcc, an old nvcc, and a failing compile are clear DeviceUnavailableErrors", () => {
   const root = scratch();
   const missing = errorOf(
-    () => withEnv(NO_PREBUILT, () => ensureKernels({ outDir: root, nvcc: "/nonexistent/nvcc" })),
+    () => ensureKernels({ outDir: root, nvcc: "/nonexistent/nvcc" }),
     DeviceUnavailableError,
   );
   for (const part of ["nvcc not found", "/nonexistent/nvcc", "CUDA toolkit >= 12.4", "ATTNZOO_LIB_DIR"]) {
@@ -267,7 +259,7 @@ test("build: no nvcc, an old nvcc, and a failing compile are clear DeviceUnavail
   }
   const old = writeFakeNvcc(root, "12.2", "nvcc122");
   const tooOld = errorOf(
-    () => withEnv(NO_PREBUILT, () => ensureKernels({ outDir: root, nvcc: old.command })),
+    () => ensureKernels({ outDir: root, nvcc: old.command }),
     DeviceUnavailableError,
   );
   assert(tooOld.message.includes("CUDA 12.2") && tooOld.message.includes(">= 12.4"), tooOld.message);
@@ -275,7 +267,7 @@ test("build: no nvcc, an old nvcc, and a failing compile are clear DeviceUnavail
   const out = join(root, "out");
   const broken = demoPlugin(root, "broken", "FAIL_ME");
   const failed = errorOf(
-    () => withEnv(NO_PREBUILT, () => ensureKernels({ plugins: [broken], outDir: out, nvcc: fake.command })),
+    () => ensureKernels({ plugins: [broken], outDir: out, nvcc: fake.command }),
     DeviceUnavailableError,
   );
   assert(failed.message.includes("nvcc failed to compile:"), failed.message);
@@ -291,20 +283,16 @@ test("build: manifests that cannot name a library, or whose remote sources are n
   const fake = writeFakeNvcc(root);
   const clash = { ...demoPlugin(root), name: "runtime" };
   const error = errorOf(
-    () => withEnv(NO_PREBUILT, () => ensureKernels({ plugins: [clash], outDir: root, nvcc: fake.command })),
+    () => ensureKernels({ plugins: [clash], outDir: root, nvcc: fake.command }),
     ConfigError,
   );
   assertEquals([error.source, error.field], ['plugin manifest "runtime"', "name"]);
   const remote = { ...demoPlugin(root), baseUrl: "https://jsr.io/@attnzoo/zoo/0.1.0/plugins/demo/" };
   const notDownloaded = errorOf(
-    () =>
-      withEnv(
-        { ...NO_PREBUILT, XDG_CACHE_HOME: join(root, "cache") },
-        () => ensureKernels({ plugins: [remote], outDir: root, nvcc: fake.command }),
-      ),
+    () => ensureKernels({ plugins: [remote], outDir: root, nvcc: fake.command, cacheRoot: join(root, "cache") }),
     DeviceUnavailableError,
   );
-  const mirrored = join(root, "cache", "attnzoo", "sources", "jsr.io", "@attnzoo", "zoo", "0.1.0", "plugins", "demo");
+  const mirrored = join(root, "cache", "sources", "jsr.io", "@attnzoo", "zoo", "0.1.0", "plugins", "demo");
   for (const part of ["not downloaded", join(mirrored, "kernels", "demo.cu"), "build-kernels", "ATTNZOO_LIB_DIR"]) {
     assert(notDownloaded.message.includes(part), `"${part}" missing from: ${notDownloaded.message}`);
   }
@@ -351,27 +339,21 @@ test("build: sources of a package imported from JSR are mirrored (with their hea
       baseUrl: `${server.origin}${version}/plugins/demo/`,
       kernels: { sources: ["kernels/demo.cu"] },
     }];
-    const env = { ...NO_PREBUILT, XDG_CACHE_HOME: join(root, "cache") };
-    const options = { kernelsUrl, plugins, outDir: join(root, "out"), nvcc: fake.command };
-    const before = errorOf(() => withEnv(env, () => ensureKernels(options)), DeviceUnavailableError);
+    const options = {
+      kernelsUrl,
+      plugins,
+      outDir: join(root, "out"),
+      nvcc: fake.command,
+      cacheRoot: join(root, "cache"),
+    };
+    const before = errorOf(() => ensureKernels(options), DeviceUnavailableError);
     assert(before.message.includes("not downloaded"), before.message);
-    const withoutPlugins = errorOf(
-      () => withEnv(env, () => ensureKernels({ ...options, plugins: [] })),
-      DeviceUnavailableError,
-    );
+    const withoutPlugins = errorOf(() => ensureKernels({ ...options, plugins: [] }), DeviceUnavailableError);
     assert(withoutPlugins.message.includes(`the runtime kernel sources at ${kernelsUrl}`), withoutPlugins.message);
-    const saved = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = env.XDG_CACHE_HOME;
-    try {
-      await fetchKernels(options);
-    } finally {
-      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-      else process.env.XDG_CACHE_HOME = saved;
-    }
+    await fetchKernels(options);
     const mirror = join(
       root,
       "cache",
-      "attnzoo",
       "sources",
       `127.0.0.1:${server.origin.split(":").pop()}`,
       "@attnzoo",
@@ -389,7 +371,7 @@ test("build: sources of a package imported from JSR are mirrored (with their hea
       "each header is fetched once",
     );
     assert(server.requests.includes(`${version}/kernels/absent.h`), "an include found nowhere is left to nvcc");
-    const libs = withEnv(env, () => ensureKernels(options));
+    const libs = ensureKernels(options);
     assertEquals(libs.runtime, join(root, "out", "libattnzoo_runtime.so"));
     assertEquals(
       fake.runs().flatMap(cuFiles).sort(),
@@ -410,7 +392,7 @@ test("build: checkKernels compiles every source without linking; a later build r
   const fake = writeFakeNvcc(root);
   const out = join(root, "out");
   const plugins = [demoPlugin(root)];
-  const objects = withEnv(NO_PREBUILT, () => checkKernels({ plugins, outDir: out, nvcc: fake.command }));
+  const objects = checkKernels({ plugins, outDir: out, nvcc: fake.command });
   const runtimeSources = listCudaSources(KERNELS_DIR);
   const runtimeObjects = runtimeSources.map((p) =>
     join(out, "obj", "runtime", p.slice(KERNELS_DIR.length + 1, -3) + ".o")
@@ -420,14 +402,15 @@ test("build: checkKernels compiles every source without linking; a later build r
   for (const args of fake.runs()) {
     assert(args.includes("-c") && !args.includes("-shared") && cuFiles(args).length === 1, args.join(" "));
   }
-  withEnv(NO_PREBUILT, () => ensureKernels({ plugins, outDir: out, nvcc: fake.command }));
+  ensureKernels({ plugins, outDir: out, nvcc: fake.command });
   assertEquals(fake.runs().length, runtimeSources.length + 1 + 2, "only the two links run");
 });
 
-test("build: the cache folder is per kernels folder under XDG_CACHE_HOME", () => {
-  const a = withEnv({ XDG_CACHE_HOME: "/cache" }, () => cacheDir("/checkout/a/kernels"));
+test("build: the cache lives under XDG_CACHE_HOME, one build folder per kernels folder", () => {
+  assertEquals(withEnv({ XDG_CACHE_HOME: "/cache" }, cacheRoot), "/cache/attnzoo");
+  const a = cacheDir("/cache/attnzoo", "/checkout/a/kernels");
   assert(/^\/cache\/attnzoo\/[0-9a-f]{16}$/.test(a), a);
-  assert(a !== withEnv({ XDG_CACHE_HOME: "/cache" }, () => cacheDir("/checkout/b/kernels")), "distinct checkouts");
+  assert(a !== cacheDir("/cache/attnzoo", "/checkout/b/kernels"), "distinct checkouts");
 });
 
 test("build: the command line builds, reports nvcc's absence with a non-zero exit, and rejects bad flags", () => {
