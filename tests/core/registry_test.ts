@@ -136,7 +136,7 @@ test("models: listModels, modelInfo and createModel through a registered archite
     },
   }));
   assertEquals(listModels("regtest_model_*"), ["regtest_model_broken", "regtest_model_large", "regtest_model_small"]);
-  assertEquals(listModels("*LARGE"), ["regtest_model_large"]);
+  assertEquals(listModels("regtest_*LARGE"), ["regtest_model_large"]);
   const info = modelInfo("regtest_model_large");
   assertEquals([info.params, info.flops, info.per, info.plugin, info.source], [
     64,
