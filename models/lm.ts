@@ -17,14 +17,15 @@ import {
   type BuildContext,
   type ConfigEnvelope,
   createMixer,
-  type Model,
   type ModelCounts,
 } from "../core/registry.ts";
 import { type Device, type Tensor, tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionFieldSchema, attentionPerBlock, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
-import { linear, ParamBuilder, type ParameterTree, rmsNormAt, sGlu, swiGlu } from "./_params.ts";
+import { linear, ParamBuilder, rmsNormAt, sGlu, swiGlu } from "./_params.ts";
 import { sampleToken, type SamplingOptions } from "./_sampling.ts";
+import { disposeAll, ModelBase } from "./_model.ts";
+import { CardSchema, checkAttention, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a decoder-only LM. */
 export interface LmConfig extends ConfigEnvelope {
@@ -58,13 +59,11 @@ export interface LmConfig extends ConfigEnvelope {
   attention: AttentionChoice | AttentionChoice[];
 }
 
-const positive = z.number().int().positive();
-
 /** Zod schema of LM configs. */
 export const LmConfigSchema: z.ZodType<LmConfig> = z.looseObject({
   name: z.string(),
   architecture: z.literal("lm"),
-  card: z.looseObject({ summary: z.string(), paper: z.string(), weights: z.string() }),
+  card: CardSchema,
   style: z.enum(["llama", "transnormer"]).default("llama"),
   vocabSize: positive,
   dim: positive,
@@ -79,18 +78,14 @@ export const LmConfigSchema: z.ZodType<LmConfig> = z.looseObject({
   hybridNorm: z.boolean().default(false),
   attention: AttentionFieldSchema,
 }).superRefine((c, ctx) => {
-  if (c.dim % c.heads !== 0) ctx.addIssue({ code: "custom", path: ["heads"], message: `must divide dim ${c.dim}` });
+  checkHeads(ctx, c.dim, c.heads);
   if (c.kvHeads !== undefined && c.heads % c.kvHeads !== 0) {
     ctx.addIssue({ code: "custom", path: ["kvHeads"], message: `must divide heads ${c.heads}` });
   }
   if (c.hybridNorm && c.style !== "llama") {
     ctx.addIssue({ code: "custom", path: ["hybridNorm"], message: "only the llama style has hybrid-norm" });
   }
-  try {
-    attentionPerBlock(c.attention, c.depth);
-  } catch (err) {
-    ctx.addIssue({ code: "custom", path: ["attention"], message: (err as Error).message });
-  }
+  checkAttention(ctx, c.attention, c.depth);
 }) as unknown as z.ZodType<LmConfig>;
 
 /** Options of {@linkcode LanguageModel.generate}. */
@@ -129,25 +124,12 @@ const NAMES: Record<LmConfig["style"], Names> = {
 };
 
 /** A built decoder-only LM. */
-export class LanguageModel implements Model {
-  readonly #mixers: TokenMixer[];
-  readonly #names: Names;
-
-  /** Use `createModel`; this is what it builds for `architecture: "lm"`. */
-  constructor(
-    readonly name: string,
-    readonly config: LmConfig,
-    readonly device: Device,
-    readonly parameters: ParameterTree,
-    mixers: TokenMixer[],
-  ) {
-    this.#mixers = mixers;
-    this.#names = NAMES[config.style];
-  }
+export class LanguageModel extends ModelBase<LmConfig> {
+  readonly #names: Names = NAMES[this.config.style];
 
   /** Logits [B, N, vocab] of i32 token ids [B, N]. */
   forward(ids: Tensor): Tensor {
-    return this.#run(ids, (i, x) => this.#mixers[i].forward(x));
+    return this.#run(ids, (i, x) => this.mixers[i].forward(x));
   }
 
   /**
@@ -158,13 +140,13 @@ export class LanguageModel implements Model {
     if (prompts.length === 0 || prompts.some((p) => p.length === 0 || p.length !== prompts[0].length)) {
       throw new ShapeError(`${this.name}.generate`, "prompts must be non-empty and of equal length");
     }
-    for (const [i, m] of this.#mixers.entries()) {
+    for (const [i, m] of this.mixers.entries()) {
       if (m.createState === undefined || m.step === undefined) {
         throw new ShapeError(`${this.name}.generate`, `the mixer of layer ${i} cannot decode`);
       }
     }
     const batch = prompts.length;
-    const states: MixerState[] = this.#mixers.map((m) => m.createState!(batch));
+    const states: MixerState[] = this.mixers.map((m) => m.createState!(batch));
     const rng = new Rng(options.seed ?? 0);
     const out: number[][] = prompts.map(() => []);
     const done = prompts.map(() => false);
@@ -192,7 +174,7 @@ export class LanguageModel implements Model {
     const n = tokens[0].length;
     using hostIds = tensor(Int32Array.from(tokens.flat()), { shape: [batch, n] });
     using ids = toDevice(hostIds, this.device);
-    using logits = this.#run(ids, (i, x) => this.#mixers[i].step!(x, states[i]), true);
+    using logits = this.#run(ids, (i, x) => this.mixers[i].step!(x, states[i]), true);
     const values = logits.toFloat32Array();
     const v = this.config.vocabSize;
     return Array.from({ length: batch }, (_, b) => values.subarray(b * v, (b + 1) * v));
@@ -235,17 +217,6 @@ export class LanguageModel implements Model {
     using mlp = c.style === "llama" ? swiGlu(p, this.#names.mlp(i), n2) : sGlu(p, this.#names.mlp(i), n2);
     using mlpOut = c.hybridNorm ? rmsNormAt(p, `model.layers.${i}.mlp_out_norm`, mlp, c.normEps) : undefined;
     return add(x1, mlpOut ?? mlp);
-  }
-
-  /** Frees every parameter. */
-  dispose(): void {
-    for (const m of this.#mixers) m[Symbol.dispose]();
-    for (const t of this.parameters.values()) t.dispose();
-  }
-
-  /** Same as dispose, for `using`. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 
@@ -304,8 +275,7 @@ function build(config: ConfigEnvelope, context: BuildContext): LanguageModel {
     rmsWeight(names.final);
     if (!c.tieEmbeddings) b.truncNormal("lm_head.weight", [c.vocabSize, c.dim]);
   } catch (err) {
-    for (const m of mixers) m[Symbol.dispose]();
-    for (const t of b.parameters.values()) t.dispose();
+    disposeAll(mixers, b.parameters);
     throw err;
   }
   return new LanguageModel(c.name, c, context.device, b.parameters, mixers);

@@ -7,7 +7,6 @@
  * @module
  */
 import { z } from "zod";
-import { ShapeError } from "../core/errors.ts";
 import { add, conv2d, mean, permute } from "../core/ops.ts";
 import type { MixerSpec, TokenMixer } from "../core/plugin.ts";
 import {
@@ -15,13 +14,14 @@ import {
   type BuildContext,
   type ConfigEnvelope,
   createMixer,
-  type Model,
   type ModelCounts,
 } from "../core/registry.ts";
 import type { Device, Tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionChoiceSchema, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
-import { geluMlp, layerNormAt, linear, param, ParamBuilder, type ParameterTree } from "./_params.ts";
+import { geluMlp, layerNormAt, linear, param, ParamBuilder } from "./_params.ts";
+import { checkImages, disposeAll, ModelBase } from "./_model.ts";
+import { CardSchema, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a PVT model. */
 export interface PvtConfig extends ConfigEnvelope {
@@ -53,14 +53,13 @@ export interface PvtConfig extends ConfigEnvelope {
   stages: AttentionChoice[];
 }
 
-const positive = z.number().int().positive();
 const perStage = z.array(positive).length(4);
 
 /** Zod schema of PVT configs. */
 export const PvtConfigSchema: z.ZodType<PvtConfig> = z.looseObject({
   name: z.string(),
   architecture: z.literal("pvt"),
-  card: z.looseObject({ summary: z.string(), paper: z.string(), weights: z.string() }),
+  card: CardSchema,
   imageSize: positive.default(224),
   patchSize: positive.default(4),
   inChannels: positive.default(3),
@@ -74,11 +73,7 @@ export const PvtConfigSchema: z.ZodType<PvtConfig> = z.looseObject({
   unusedFinalNorm: z.boolean().default(false),
   stages: z.array(AttentionChoiceSchema).length(4),
 }).superRefine((c, ctx) => {
-  c.dims.forEach((d, i) => {
-    if (d % c.heads[i] !== 0) {
-      ctx.addIssue({ code: "custom", path: ["heads", i], message: `must divide dims[${i}] = ${d}` });
-    }
-  });
+  c.dims.forEach((d, i) => checkHeads(ctx, d, c.heads[i], ["heads", i]));
   if (c.imageSize % (c.patchSize * 8) !== 0) {
     ctx.addIssue({ code: "custom", path: ["imageSize"], message: `must be a multiple of 8 × patchSize` });
   }
@@ -114,33 +109,12 @@ function stageSpec(
 }
 
 /** A built PVT. */
-export class PyramidVisionTransformer implements Model {
-  readonly #mixers: TokenMixer[][];
-
-  /** Use `createModel`; this is what it builds for `architecture: "pvt"`. */
-  constructor(
-    readonly name: string,
-    readonly config: PvtConfig,
-    readonly device: Device,
-    readonly parameters: ParameterTree,
-    mixers: TokenMixer[][],
-  ) {
-    this.#mixers = mixers;
-  }
-
+export class PyramidVisionTransformer extends ModelBase<PvtConfig> {
   /** Logits [B, numClasses] of images [B, C, H, W]. */
   forward(images: Tensor): Tensor {
     const c = this.config;
     const p = this.parameters;
-    if (
-      images.ndim !== 4 || images.shape[1] !== c.inChannels || images.shape[2] !== c.imageSize ||
-      images.shape[3] !== c.imageSize
-    ) {
-      throw new ShapeError(
-        this.name,
-        `expected images [B, ${c.inChannels}, ${c.imageSize}, ${c.imageSize}], got [${images.shape.join(", ")}]`,
-      );
-    }
+    checkImages(this.name, images, c.inChannels, c.imageSize);
     const batch = images.shape[0];
     let x: Tensor = images;
     for (let s = 0; s < 4; s++) {
@@ -175,29 +149,19 @@ export class PyramidVisionTransformer implements Model {
     const p = this.parameters;
     const prefix = `block${stage + 1}.${j}`;
     using n1 = layerNormAt(p, `${prefix}.norm1`, x, c.normEps);
-    using attn = this.#mixers[stage][j].forward(n1);
+    const before = this.config.depths.slice(0, stage).reduce((a, b) => a + b, 0);
+    using attn = this.mixers[before + j].forward(n1);
     using x1 = add(x, attn);
     using n2 = layerNormAt(p, `${prefix}.norm2`, x1, c.normEps);
     using mlp = geluMlp(p, `${prefix}.mlp`, n2);
     return add(x1, mlp);
-  }
-
-  /** Frees every parameter. */
-  dispose(): void {
-    for (const stage of this.#mixers) for (const m of stage) m[Symbol.dispose]();
-    for (const t of this.parameters.values()) t.dispose();
-  }
-
-  /** Same as dispose, for `using`. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 
 function build(config: ConfigEnvelope, context: BuildContext): PyramidVisionTransformer {
   const c = config as PvtConfig;
   const b = new ParamBuilder(context.dtype, context.device, context.seed);
-  const mixers: TokenMixer[][] = [];
+  const mixers: TokenMixer[] = [];
   try {
     for (let s = 0; s < 4; s++) {
       const inChannels = s === 0 ? c.inChannels : c.dims[s - 1];
@@ -207,8 +171,6 @@ function build(config: ConfigEnvelope, context: BuildContext): PyramidVisionTran
       b.constant(`patch_embed${s + 1}.proj.bias`, [c.dims[s]], 0);
       b.layerNorm(`patch_embed${s + 1}.norm`, c.dims[s]);
       b.truncNormal(`pos_embed${s + 1}`, [1, gh * gw, c.dims[s]]);
-      const stage: TokenMixer[] = [];
-      mixers.push(stage);
       const hidden = Math.round(c.dims[s] * c.mlpRatios[s]);
       for (let j = 0; j < c.depths[s]; j++) {
         const prefix = `block${s + 1}.${j}`;
@@ -219,7 +181,7 @@ function build(config: ConfigEnvelope, context: BuildContext): PyramidVisionTran
           pluginConfig(c.stages[s]),
           `model "${c.name}" attention of stage ${s + 1}`,
         );
-        stage.push(mixer);
+        mixers.push(mixer);
         b.parameters.mount(`${prefix}.attn`, mixer.parameters);
         b.layerNorm(`${prefix}.norm2`, c.dims[s]);
         b.linear(`${prefix}.mlp.fc1`, c.dims[s], hidden, true);
@@ -229,8 +191,7 @@ function build(config: ConfigEnvelope, context: BuildContext): PyramidVisionTran
     if (c.unusedFinalNorm) b.layerNorm("norm", c.dims[3]);
     b.linear("head", c.dims[3], c.numClasses, true);
   } catch (err) {
-    for (const stage of mixers) for (const m of stage) m[Symbol.dispose]();
-    for (const t of b.parameters.values()) t.dispose();
+    disposeAll(mixers, b.parameters);
     throw err;
   }
   return new PyramidVisionTransformer(c.name, c, context.device, b.parameters, mixers);

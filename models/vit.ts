@@ -6,7 +6,6 @@
  * @module
  */
 import { z } from "zod";
-import { ShapeError } from "../core/errors.ts";
 import { add, concat, conv2d, mean, mul, narrow, permute } from "../core/ops.ts";
 import type { MixerSpec, TokenMixer } from "../core/plugin.ts";
 import {
@@ -14,13 +13,14 @@ import {
   type BuildContext,
   type ConfigEnvelope,
   createMixer,
-  type Model,
   type ModelCounts,
 } from "../core/registry.ts";
 import type { Device, Tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionFieldSchema, attentionPerBlock, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
-import { geluMlp, layerNormAt, linear, param, ParamBuilder, type ParameterTree } from "./_params.ts";
+import { geluMlp, layerNormAt, linear, param, ParamBuilder } from "./_params.ts";
+import { checkImages, disposeAll, ModelBase } from "./_model.ts";
+import { CardSchema, checkAttention, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a ViT/DeiT model. */
 export interface VitConfig extends ConfigEnvelope {
@@ -56,13 +56,11 @@ export interface VitConfig extends ConfigEnvelope {
   attention: AttentionChoice | AttentionChoice[];
 }
 
-const positive = z.number().int().positive();
-
 /** Zod schema of ViT configs (defaults are DeiT's). */
 export const VitConfigSchema: z.ZodType<VitConfig> = z.looseObject({
   name: z.string(),
   architecture: z.literal("vit"),
-  card: z.looseObject({ summary: z.string(), paper: z.string(), weights: z.string() }),
+  card: CardSchema,
   imageSize: positive.default(224),
   patchSize: positive.default(16),
   inChannels: positive.default(3),
@@ -78,15 +76,11 @@ export const VitConfigSchema: z.ZodType<VitConfig> = z.looseObject({
   normEps: z.number().positive().default(1e-6),
   attention: AttentionFieldSchema,
 }).superRefine((c, ctx) => {
-  if (c.dim % c.heads !== 0) ctx.addIssue({ code: "custom", path: ["heads"], message: `must divide dim ${c.dim}` });
+  checkHeads(ctx, c.dim, c.heads);
   if (c.imageSize % c.patchSize !== 0) {
     ctx.addIssue({ code: "custom", path: ["patchSize"], message: `must divide imageSize ${c.imageSize}` });
   }
-  try {
-    attentionPerBlock(c.attention, c.depth);
-  } catch (err) {
-    ctx.addIssue({ code: "custom", path: ["attention"], message: (err as Error).message });
-  }
+  checkAttention(ctx, c.attention, c.depth);
 }) as unknown as z.ZodType<VitConfig>;
 
 function gridOf(c: VitConfig): [number, number] {
@@ -111,32 +105,11 @@ function mixerSpec(c: VitConfig, block: number, device: Device, dtype: MixerSpec
 }
 
 /** A built ViT. */
-export class VisionTransformer implements Model {
-  readonly #mixers: TokenMixer[];
-
-  /** Use `createModel`; this is what it builds for `architecture: "vit"`. */
-  constructor(
-    readonly name: string,
-    readonly config: VitConfig,
-    readonly device: Device,
-    readonly parameters: ParameterTree,
-    mixers: TokenMixer[],
-  ) {
-    this.#mixers = mixers;
-  }
-
+export class VisionTransformer extends ModelBase<VitConfig> {
   /** Logits [B, numClasses] of images [B, C, H, W] (normalised with the card's mean and std). */
   forward(images: Tensor): Tensor {
     const c = this.config;
-    if (
-      images.ndim !== 4 || images.shape[1] !== c.inChannels || images.shape[2] !== c.imageSize ||
-      images.shape[3] !== c.imageSize
-    ) {
-      throw new ShapeError(
-        this.name,
-        `expected images [B, ${c.inChannels}, ${c.imageSize}, ${c.imageSize}], got [${images.shape.join(", ")}]`,
-      );
-    }
+    checkImages(this.name, images, c.inChannels, c.imageSize);
     const batch = images.shape[0];
     let x = this.#embed(images, batch);
     for (let i = 0; i < c.depth; i++) {
@@ -170,7 +143,7 @@ export class VisionTransformer implements Model {
     const c = this.config;
     const p = this.parameters;
     using n1 = layerNormAt(p, `blocks.${i}.norm1`, x, c.normEps);
-    using attn = this.#mixers[i].forward(n1);
+    using attn = this.mixers[i].forward(n1);
     using attnOut = this.#branch(i, 1, attn);
     using x1 = add(x, attnOut);
     using n2 = layerNormAt(p, `blocks.${i}.norm2`, x1, c.normEps);
@@ -188,17 +161,6 @@ export class VisionTransformer implements Model {
     if (!c.hybridNorm) return mul(y, param(p, `blocks.${block}.ls${which}.gamma`));
     using normed = layerNormAt(p, `blocks.${block}.post_norm${which}`, y, c.normEps);
     return mul(normed, param(p, `blocks.${block}.ls${which}.gamma`));
-  }
-
-  /** Frees every parameter. */
-  dispose(): void {
-    for (const m of this.#mixers) m[Symbol.dispose]();
-    for (const t of this.parameters.values()) t.dispose();
-  }
-
-  /** Same as dispose, for `using`. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 
@@ -235,8 +197,7 @@ function build(config: ConfigEnvelope, context: BuildContext): VisionTransformer
     b.layerNorm("norm", c.dim);
     b.linear("head", c.dim, c.numClasses, true);
   } catch (err) {
-    for (const m of mixers) m[Symbol.dispose]();
-    for (const t of b.parameters.values()) t.dispose();
+    disposeAll(mixers, b.parameters);
     throw err;
   }
   return new VisionTransformer(c.name, c, context.device, b.parameters, mixers);
