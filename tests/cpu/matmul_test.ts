@@ -17,7 +17,11 @@ function checkProduct(m: number, k: number, n: number, transA: boolean, transB: 
 }
 
 test("cpu matmul: odd and size-1 shapes, every transpose combination, match a naive product", () => {
-  const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [13, 17, 19], [5, 1, 9], [1, 300, 1], [66, 259, 5]];
+  const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [13, 17, 19], [5, 1, 9], [1, 300, 1], [66, 259, 5], [
+    2,
+    700,
+    37,
+  ], [1, 40, 600]];
   let seed = 0;
   for (const [m, k, n] of sizes) {
     for (const transA of [false, true]) {
@@ -76,6 +80,7 @@ test("cpu matmul: large products use the workers and equal the single-thread res
     const cases: [number[], number[], boolean, boolean][] = [
       [[161, 203], [203, 150], false, false],
       [[3, 129, 67], [3, 96, 129], true, true], // rows split across batch boundaries
+      [[40, 3, 700], [1, 700, 300], false, false], // matrix-vector rows, B broadcast over the batch
     ];
     for (const [shapeA, shapeB, transA, transB] of cases) {
       using a = random(shapeA, 20);
@@ -93,7 +98,8 @@ test("cpu matmul: large products use the workers and equal the single-thread res
       const batches = a.size / (m * k);
       for (let t = 0; t < batches; t++) {
         const av = a.toTypedArray().subarray(t * m * k, (t + 1) * m * k);
-        const bv = b.toTypedArray().subarray(t * k * n, (t + 1) * k * n);
+        const tb = b.size === k * n ? 0 : t; // B may be broadcast over the batch
+        const bv = b.toTypedArray().subarray(tb * k * n, (tb + 1) * k * n);
         const expected = naiveMatmul(transA ? transposed(av, k, m) : av, transB ? transposed(bv, n, k) : bv, m, k, n);
         assertClose(parallel.toTypedArray().subarray(t * m * n, (t + 1) * m * n), expected, { rtol: 1e-4, atol: 1e-4 });
       }

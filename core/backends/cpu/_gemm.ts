@@ -30,6 +30,7 @@ const NC = 512;
 // Per-thread scratch; every worker has its own module instance.
 let packedA = new Float32Array(MC * KC);
 let packedB = new Float32Array(KC * NC);
+let rowSums = new Float64Array(NC);
 const tile = new Float64Array(MR * NR);
 
 /** Computes rows [rowStart, rowEnd) of the job's output (row r is row r mod m of batch ⌊r/m⌋). */
@@ -48,22 +49,43 @@ export function gemmRows(job: GemmJob, rowStart: number, rowEnd: number): void {
       job.c.fill(0, cOffset + first * n, cOffset + last * n);
       continue;
     }
-    gemmBlock(
-      job.a,
-      job.aOffsets[batch],
-      aRowStride,
-      aColStride,
-      job.b,
-      job.bOffsets[batch],
-      bRowStride,
-      bColStride,
-      job.c,
-      cOffset,
-      first,
-      last,
-      n,
-      k,
-    );
+    const aOffset = job.aOffsets[batch];
+    const bOffset = job.bOffsets[batch];
+    if (m < MR) {
+      gemmSkinny(
+        job.a,
+        aOffset,
+        aRowStride,
+        aColStride,
+        job.b,
+        bOffset,
+        bRowStride,
+        bColStride,
+        job.c,
+        cOffset,
+        first,
+        last,
+        n,
+        k,
+      );
+    } else {
+      gemmBlock(
+        job.a,
+        aOffset,
+        aRowStride,
+        aColStride,
+        job.b,
+        bOffset,
+        bRowStride,
+        bColStride,
+        job.c,
+        cOffset,
+        first,
+        last,
+        n,
+        k,
+      );
+    }
   }
 }
 
@@ -100,6 +122,55 @@ function gemmBlock(
             if (rows < MR || cols < NR) storeEdge(c, base, n, rows, cols, pc === 0);
           }
         }
+      }
+    }
+  }
+}
+
+// Fewer rows than a micro-kernel (matrix-vector products): packing would cost as much as the
+// math, so sum straight from the inputs, along B's contiguous dim.
+function gemmSkinny(
+  a: Float32Array,
+  aOffset: number,
+  aRowStride: number,
+  aColStride: number,
+  b: Float32Array,
+  bOffset: number,
+  bRowStride: number,
+  bColStride: number,
+  c: Float32Array,
+  cOffset: number,
+  rowStart: number,
+  rowEnd: number,
+  n: number,
+  k: number,
+): void {
+  if (rowSums.length < n) rowSums = new Float64Array(n);
+  const sums = rowSums;
+  for (let i = rowStart; i < rowEnd; i++) {
+    const aRow = aOffset + i * aRowStride;
+    const cRow = cOffset + i * n;
+    if (bColStride === 1) {
+      // B rows are contiguous: C[i, :] = Σ_p A[i, p] · B[p, :]
+      sums.fill(0, 0, n);
+      for (let p = 0; p < k; p++) {
+        const x = a[aRow + p * aColStride];
+        const bRow = bOffset + p * bRowStride;
+        for (let j = 0; j < n; j++) sums[j] += x * b[bRow + j];
+      }
+      for (let j = 0; j < n; j++) c[cRow + j] = sums[j];
+    } else {
+      // B columns are contiguous (transB): C[i, j] = A[i, :] · B[:, j]
+      for (let j = 0; j < n; j++) {
+        const bCol = bOffset + j * bColStride;
+        let s0 = 0, s1 = 0;
+        let p = 0;
+        for (; p + 1 < k; p += 2) {
+          s0 += a[aRow + p * aColStride] * b[bCol + p];
+          s1 += a[aRow + (p + 1) * aColStride] * b[bCol + p + 1];
+        }
+        if (p < k) s0 += a[aRow + p * aColStride] * b[bCol + p];
+        c[cRow + j] = s0 + s1;
       }
     }
   }

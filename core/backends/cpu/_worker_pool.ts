@@ -73,13 +73,15 @@ export function runGemm(job: GemmJob): void {
     i === parts ? rows : Math.min(rows, Math.round((rows * i) / parts / ROW_ALIGN) * ROW_ALIGN);
   helpers.forEach((slot, i) => slot.worker.postMessage({ job, rowStart: bound(i + 1), rowEnd: bound(i + 2) }));
   gemmRows(job, 0, bound(1));
+  let failed = false;
   helpers.forEach((slot, i) => {
     while (Atomics.load(slot.control, STATE) === BUSY) Atomics.wait(slot.control, STATE, BUSY);
     if (Atomics.load(slot.control, STATE) === FAILED) {
-      disabled = true;
+      failed = true;
       gemmRows(job, bound(i + 1), bound(i + 2));
     }
   });
+  if (failed) disableAll();
 }
 
 /** Spawns the workers now and resolves, without blocking, once they run: threads ready in all. */
