@@ -1,5 +1,5 @@
 import { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "../../core/backends/cpu/cpu_backend.ts";
-import { DTypeError, ShapeError } from "../../core/errors.ts";
+import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
 import { matmul } from "../../core/ops.ts";
 import { tensor } from "../../core/tensor.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
@@ -137,4 +137,9 @@ test("cpu matmul: bad shapes and dtypes throw typed errors naming op and shapes"
   using ids = tensor(new Int32Array(6), { shape: [3, 2] });
   using idsB = tensor(new Int32Array(6), { shape: [2, 3] });
   assertThrows(() => matmul(ids, idsB), DTypeError, "matmul", "i32");
+});
+
+test("cpu threads: setCpuThreads rejects counts below 1 and non-integers", () => {
+  assertThrows(() => setCpuThreads(0), ConfigError, "setCpuThreads", "threads", "0");
+  assertThrows(() => setCpuThreads(1.5), ConfigError, "setCpuThreads", "1.5");
 });

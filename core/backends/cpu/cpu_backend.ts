@@ -6,6 +6,7 @@
  * @module
  */
 import type { Backend } from "../../backend.ts";
+import { ConfigError } from "../../errors.ts";
 import { causalConv1d, conv2d } from "./_conv.ts";
 import { affine, binary, gelu, softplus, unary } from "./_elementwise.ts";
 import { cast, clone, concat, embedding, fromHost, narrow, permute } from "./_layout.ts";
@@ -49,7 +50,9 @@ export function cpuThreads(): number {
 
 /** Sets the number of threads for large products, main thread included (integer ≥ 1). */
 export function setCpuThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setCpuThreads: expected an integer ≥ 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ConfigError("setCpuThreads", "threads", `expected an integer ≥ 1, got ${n}`);
+  }
   setThreads(n);
 }
 
