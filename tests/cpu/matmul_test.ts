@@ -81,6 +81,8 @@ test("cpu matmul: large products use the workers and equal the single-thread res
       [[161, 203], [203, 150], false, false],
       [[3, 129, 67], [3, 96, 129], true, true], // rows split across batch boundaries
       [[40, 3, 700], [1, 700, 300], false, false], // matrix-vector rows, B broadcast over the batch
+      [[1, 1024], [1024, 1030], false, false], // one row: the split runs over columns
+      [[3, 600], [1000, 600], false, true],
     ];
     for (const [shapeA, shapeB, transA, transB] of cases) {
       using a = random(shapeA, 20);

@@ -1,5 +1,5 @@
-// The matmul kernel shared by the main thread and the workers: C rows [rowStart, rowEnd) of a
-// batched product, cache-blocked with packed panels and a 4×4 register-blocked micro-kernel.
+// The matmul kernel shared by the main thread and the workers: one rectangle of a batched
+// product's output, cache-blocked with packed panels and a 4×4 register-blocked micro-kernel.
 // Accumulators are JS doubles; C is f32, so each KC-deep partial sum is rounded once.
 
 /** One batched product C[t] = op(A[t]) · op(B[t]); rows are numbered across batches. */
@@ -33,80 +33,67 @@ let packedB = new Float32Array(KC * NC);
 let rowSums = new Float64Array(NC);
 const tile = new Float64Array(MR * NR);
 
-/** Computes rows [rowStart, rowEnd) of the job's output (row r is row r mod m of batch ⌊r/m⌋). */
-export function gemmRows(job: GemmJob, rowStart: number, rowEnd: number): void {
+/** A rectangle of the output: rows numbered across batches (row r is row r mod m of batch ⌊r/m⌋). */
+export interface GemmPart {
+  rowStart: number;
+  rowEnd: number;
+  colStart: number;
+  colEnd: number;
+}
+
+// One batch's operands: element (i, p) of op(A) is a[aOffset + i·aRowStride + p·aColStride], and
+// likewise for op(B); C is row-major with n columns from cOffset.
+interface Operands {
+  a: Float32Array;
+  aOffset: number;
+  aRowStride: number;
+  aColStride: number;
+  b: Float32Array;
+  bOffset: number;
+  bRowStride: number;
+  bColStride: number;
+  c: Float32Array;
+  cOffset: number;
+  n: number;
+  k: number;
+}
+
+/** Computes one rectangle of the job's output. */
+export function gemmPart(job: GemmJob, part: GemmPart): void {
   const { m, n, k } = job;
-  if (m === 0 || n === 0) return;
-  const aRowStride = job.transA ? 1 : k;
-  const aColStride = job.transA ? m : 1;
-  const bRowStride = job.transB ? 1 : n;
-  const bColStride = job.transB ? k : 1;
+  const { rowStart, rowEnd, colStart, colEnd } = part;
+  if (m === 0 || colStart >= colEnd) return;
   for (let batch = Math.floor(rowStart / m); batch * m < rowEnd; batch++) {
     const first = Math.max(rowStart - batch * m, 0);
     const last = Math.min(rowEnd - batch * m, m);
     const cOffset = batch * m * n;
     if (k === 0) {
-      job.c.fill(0, cOffset + first * n, cOffset + last * n);
+      for (let i = first; i < last; i++) job.c.fill(0, cOffset + i * n + colStart, cOffset + i * n + colEnd);
       continue;
     }
-    const aOffset = job.aOffsets[batch];
-    const bOffset = job.bOffsets[batch];
-    if (m < MR) {
-      gemmSkinny(
-        job.a,
-        aOffset,
-        aRowStride,
-        aColStride,
-        job.b,
-        bOffset,
-        bRowStride,
-        bColStride,
-        job.c,
-        cOffset,
-        first,
-        last,
-        n,
-        k,
-      );
-    } else {
-      gemmBlock(
-        job.a,
-        aOffset,
-        aRowStride,
-        aColStride,
-        job.b,
-        bOffset,
-        bRowStride,
-        bColStride,
-        job.c,
-        cOffset,
-        first,
-        last,
-        n,
-        k,
-      );
-    }
+    const operands: Operands = {
+      a: job.a,
+      aOffset: job.aOffsets[batch],
+      aRowStride: job.transA ? 1 : k,
+      aColStride: job.transA ? m : 1,
+      b: job.b,
+      bOffset: job.bOffsets[batch],
+      bRowStride: job.transB ? 1 : n,
+      bColStride: job.transB ? k : 1,
+      c: job.c,
+      cOffset,
+      n,
+      k,
+    };
+    if (m < MR) gemmSkinny(operands, first, last, colStart, colEnd);
+    else gemmBlock(operands, first, last, colStart, colEnd);
   }
 }
 
-function gemmBlock(
-  a: Float32Array,
-  aOffset: number,
-  aRowStride: number,
-  aColStride: number,
-  b: Float32Array,
-  bOffset: number,
-  bRowStride: number,
-  bColStride: number,
-  c: Float32Array,
-  cOffset: number,
-  rowStart: number,
-  rowEnd: number,
-  n: number,
-  k: number,
-): void {
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = Math.min(NC, n - jc);
+function gemmBlock(ops: Operands, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
+  const { a, aOffset, aRowStride, aColStride, b, bOffset, bRowStride, bColStride, c, cOffset, n, k } = ops;
+  for (let jc = colStart; jc < colEnd; jc += NC) {
+    const nc = Math.min(NC, colEnd - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = Math.min(KC, k - pc);
       packB(b, bOffset + pc * bRowStride + jc * bColStride, bRowStride, bColStride, kc, nc);
@@ -129,22 +116,8 @@ function gemmBlock(
 
 // Fewer rows than a micro-kernel (matrix-vector products): packing would cost as much as the
 // math, so sum straight from the inputs, along B's contiguous dim.
-function gemmSkinny(
-  a: Float32Array,
-  aOffset: number,
-  aRowStride: number,
-  aColStride: number,
-  b: Float32Array,
-  bOffset: number,
-  bRowStride: number,
-  bColStride: number,
-  c: Float32Array,
-  cOffset: number,
-  rowStart: number,
-  rowEnd: number,
-  n: number,
-  k: number,
-): void {
+function gemmSkinny(ops: Operands, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
+  const { a, aOffset, aRowStride, aColStride, b, bOffset, bRowStride, bColStride, c, cOffset, n, k } = ops;
   if (rowSums.length < n) rowSums = new Float64Array(n);
   const sums = rowSums;
   for (let i = rowStart; i < rowEnd; i++) {
@@ -152,16 +125,16 @@ function gemmSkinny(
     const cRow = cOffset + i * n;
     if (bColStride === 1) {
       // B rows are contiguous: C[i, :] = Σ_p A[i, p] · B[p, :]
-      sums.fill(0, 0, n);
+      sums.fill(0, colStart, colEnd);
       for (let p = 0; p < k; p++) {
         const x = a[aRow + p * aColStride];
         const bRow = bOffset + p * bRowStride;
-        for (let j = 0; j < n; j++) sums[j] += x * b[bRow + j];
+        for (let j = colStart; j < colEnd; j++) sums[j] += x * b[bRow + j];
       }
-      for (let j = 0; j < n; j++) c[cRow + j] = sums[j];
+      for (let j = colStart; j < colEnd; j++) c[cRow + j] = sums[j];
     } else {
       // B columns are contiguous (transB): C[i, j] = A[i, :] · B[:, j]
-      for (let j = 0; j < n; j++) {
+      for (let j = colStart; j < colEnd; j++) {
         const bCol = bOffset + j * bColStride;
         let s0 = 0, s1 = 0;
         let p = 0;

@@ -1,8 +1,8 @@
-// A matmul worker: receives its control block once, then jobs; computes its rows into the shared
+// A matmul worker: receives its control block once, then jobs; computes its part into the shared
 // output and flips its state back to idle. Where the runtime cannot unref a worker, it closes
 // itself after a quiet spell (claiming the state first, so the main thread never posts to a
 // closing worker) and so never keeps a finished process alive.
-import { type GemmJob, gemmRows } from "./_gemm.ts";
+import { type GemmJob, type GemmPart, gemmPart } from "./_gemm.ts";
 import { CLOSED, FAILED, IDLE, STATE } from "./_worker_protocol.ts";
 
 interface WorkerScope {
@@ -28,7 +28,7 @@ function finish(state: number): void {
 scope.onmessage = (event: MessageEvent) => {
   const message = event.data as
     | { control: Int32Array; idleCloseMs: number }
-    | { job: GemmJob; rowStart: number; rowEnd: number };
+    | { job: GemmJob; part: GemmPart };
   if ("control" in message) {
     control = message.control;
     idleCloseMs = message.idleCloseMs;
@@ -36,7 +36,7 @@ scope.onmessage = (event: MessageEvent) => {
     return;
   }
   try {
-    gemmRows(message.job, message.rowStart, message.rowEnd);
+    gemmPart(message.job, message.part);
     finish(IDLE);
   } catch {
     finish(FAILED);

@@ -2,7 +2,7 @@
 // The call stays synchronous: the main thread computes its share, then blocks in Atomics.wait
 // until each worker flips its state word back. Workers not ready yet are skipped (their rows run
 // here); a worker that fails to load or throws turns the pool off for good.
-import { type GemmJob, gemmRows } from "./_gemm.ts";
+import { type GemmJob, type GemmPart, gemmPart } from "./_gemm.ts";
 import { BUSY, CLOSED, FAILED, IDLE, IDLE_CLOSE_MS, STARTING, STATE } from "./_worker_protocol.ts";
 
 /** Products below this many FLOPs run on the calling thread only. */
@@ -11,8 +11,8 @@ const PARALLEL_MIN_FLOPS = 2e6;
 const START_WAIT_MS = 250;
 /** Longest wait of {@linkcode startWorkers}. */
 const READY_TIMEOUT_MS = 10_000;
-/** Row splits are multiples of the micro-kernel height. */
-const ROW_ALIGN = 4;
+/** Splits fall on multiples of the micro-kernel's height and width. */
+const SPLIT_ALIGN = 4;
 const MAX_THREADS = 16;
 
 interface Slot {
@@ -58,27 +58,35 @@ export function getParallelJobs(): number {
 /** Computes the whole job, on several threads when it is large enough and workers are usable. */
 export function runGemm(job: GemmJob): void {
   const rows = job.aOffsets.length * job.m;
-  const flops = 2 * rows * job.n * job.k;
-  const wanted = Math.min(threads, Math.floor(rows / ROW_ALIGN)) - 1;
+  const whole: GemmPart = { rowStart: 0, rowEnd: rows, colStart: 0, colEnd: job.n };
+  // Split output rows; products with few rows (matrix-vector) split columns instead.
+  const byRows = rows >= threads * SPLIT_ALIGN;
+  const extent = byRows ? rows : job.n;
+  const wanted = Math.min(threads, Math.floor(extent / SPLIT_ALIGN)) - 1;
+  const large = 2 * rows * job.n * job.k >= PARALLEL_MIN_FLOPS;
   const shared = job.c.buffer instanceof SharedArrayBuffer && job.a.buffer instanceof SharedArrayBuffer &&
     job.b.buffer instanceof SharedArrayBuffer;
-  const helpers = flops >= PARALLEL_MIN_FLOPS && wanted > 0 && shared && !disabled ? claimWorkers(wanted) : [];
+  const helpers = large && wanted > 0 && shared && !disabled ? claimWorkers(wanted) : [];
   if (helpers.length === 0) {
-    gemmRows(job, 0, rows);
+    gemmPart(job, whole);
     return;
   }
   parallelJobs++;
-  const parts = helpers.length + 1;
+  const count = helpers.length + 1;
   const bound = (i: number): number =>
-    i === parts ? rows : Math.min(rows, Math.round((rows * i) / parts / ROW_ALIGN) * ROW_ALIGN);
-  helpers.forEach((slot, i) => slot.worker.postMessage({ job, rowStart: bound(i + 1), rowEnd: bound(i + 2) }));
-  gemmRows(job, 0, bound(1));
+    i === count ? extent : Math.min(extent, Math.round((extent * i) / count / SPLIT_ALIGN) * SPLIT_ALIGN);
+  const part = (i: number): GemmPart =>
+    byRows
+      ? { ...whole, rowStart: bound(i), rowEnd: bound(i + 1) }
+      : { ...whole, colStart: bound(i), colEnd: bound(i + 1) };
+  helpers.forEach((slot, i) => slot.worker.postMessage({ job, part: part(i + 1) }));
+  gemmPart(job, part(0));
   let failed = false;
   helpers.forEach((slot, i) => {
     while (Atomics.load(slot.control, STATE) === BUSY) Atomics.wait(slot.control, STATE, BUSY);
     if (Atomics.load(slot.control, STATE) === FAILED) {
       failed = true;
-      gemmRows(job, bound(i + 1), bound(i + 2));
+      gemmPart(job, part(i + 1));
     }
   });
   if (failed) disableAll();
