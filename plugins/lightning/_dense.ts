@@ -1,21 +1,6 @@
-// Dense row-wise math of the token mixer over flat f32 arrays: Linear without bias, the q/k
-// feature maps, and the output norms (SRMSNorm, LayerNorm), each accumulated in f64.
+// Row-wise math of the token mixer over flat f32 arrays: the q/k feature maps and the output
+// norms (SRMSNorm, LayerNorm), accumulated in f64. The Linear layers go through core matmul.
 import type { Activation } from "./config.ts";
-
-/** y = x Wᵀ for x [rows, in] and W [out, in] (PyTorch's Linear layout). */
-export function linear(x: Float32Array, rows: number, w: Float32Array, out: number, inDim: number): Float32Array {
-  const y = new Float32Array(rows * out);
-  for (let r = 0; r < rows; r++) {
-    const xr = r * inDim;
-    for (let o = 0; o < out; o++) {
-      const wo = o * inDim;
-      let acc = 0;
-      for (let i = 0; i < inDim; i++) acc += x[xr + i] * w[wo + i];
-      y[r * out + o] = acc;
-    }
-  }
-  return y;
-}
 
 /** The feature map as a scalar function. */
 export function activation(kind: Activation): (x: number) => number {

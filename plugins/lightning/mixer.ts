@@ -10,9 +10,10 @@
  */
 import { ConfigError, DeviceUnavailableError, DTypeError, ShapeError } from "../../core/errors.ts";
 import type { MixerCost, MixerSpec, MixerState, TokenMixer } from "../../core/plugin.ts";
+import { matmul } from "../../core/ops.ts";
 import { randn } from "../../core/random.ts";
 import { fmtShape, full, type Tensor, tensor, zeros } from "../../core/tensor.ts";
-import { activation, layerNormRows, linear, srmsNormRows } from "./_dense.ts";
+import { activation, layerNormRows, srmsNormRows } from "./_dense.ts";
 import type { Geometry } from "./_geometry.ts";
 import { bidirectionalScan, causalBlocked, recurrentSteps } from "./_kernels.ts";
 import { type LightningConfig, parseLightningConfig, usesLrpe } from "./config.ts";
@@ -105,7 +106,9 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
     if (x.ndim !== 3 || x.shape[2] !== dim) {
       throw new ShapeError(`${SOURCE}.${op}`, `x must be [B, N, ${dim}]; got ${fmtShape(x.shape)}`);
     }
-    if (x.dtype === "i32") throw new DTypeError(`${SOURCE}.${op}`, "x must be a floating tensor, got i32");
+    if (x.dtype !== spec.dtype) {
+      throw new DTypeError(`${SOURCE}.${op}`, `x must be ${spec.dtype} like the mixer's parameters, got ${x.dtype}`);
+    }
     if (x.shape[0] === 0 || x.shape[1] === 0) {
       throw new ShapeError(`${SOURCE}.${op}`, `x is empty: ${fmtShape(x.shape)}`);
     }
@@ -115,7 +118,8 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
   /** Projections, feature map and LRPE: q, k [B, H, N, qkDim], v [B, H, N, headDim], u [B·N, hidden]. */
   const project = (x: Tensor, batch: number, length: number, offset: number) => {
     const rows = batch * length;
-    const qkvu = linear(x.toFloat32Array(), rows, weight("qkvu_proj.weight"), 4 * hidden, dim);
+    using projected = matmul(x, parameters.get("qkvu_proj.weight")!, { transB: true });
+    const qkvu = projected.toFloat32Array();
     const split = (part: number, map?: (v: number) => number): Float32Array => {
       const out = new Float32Array(rows * hidden);
       for (let b = 0; b < batch; b++) {
@@ -163,8 +167,8 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
       srmsNormRows(merged, hidden, SRMS_EPS);
     }
     for (let i = 0; i < merged.length; i++) merged[i] *= u[i];
-    const y = linear(merged, rows, weight("out_proj.weight"), dim, hidden);
-    return tensor(y, { shape: [batch, length, dim], dtype });
+    using gated = tensor(merged, { shape: [batch, length, hidden], dtype });
+    return matmul(gated, parameters.get("out_proj.weight")!, { transB: true });
   };
 
   const geometry = (batch: number, length: number): Geometry => ({ batch, heads, length, d: qkDim, e: headDim });

@@ -1,7 +1,7 @@
 // The TransNormerLLM token mixer: official parity (training path and the official chunked prefill
 // + recurrent decode), decode equals forward, LRPE positions restart per sequence, causality, the
 // bidirectional variant, config errors and the manifest.
-import { ConfigError, ShapeError } from "../../../core/errors.ts";
+import { ConfigError, DTypeError, ShapeError } from "../../../core/errors.ts";
 import type { MixerSpec, TokenMixer } from "../../../core/plugin.ts";
 import { randn } from "../../../core/random.ts";
 import { createMixer, getPlugin, listPlugins, registerPlugin } from "../../../core/registry.ts";
@@ -213,6 +213,7 @@ test("lightning mixer: bad config and inputs throw typed errors", () => {
   assertThrows(() => createLightningMixer(spec(1, { kvHeads: 2 }), {}), ConfigError, "kvHeads");
   using mixer = createLightningMixer(spec(1), {});
   assertThrows(() => mixer.forward(randn([1, 3, 32])), ShapeError, "[B, N, 64]", "[1, 3, 32]");
+  assertThrows(() => mixer.forward(randn([1, 3, 64], { dtype: "bf16" })), DTypeError, "f32", "bf16");
   using other = createLightningMixer(spec(1), {});
   using foreign = other.createState!(1);
   assertThrows(() => mixer.step!(randn([1, 1, 64]), foreign), ShapeError, "createState");
