@@ -47,13 +47,6 @@ export function output(shape: readonly number[], dtype: DType): Output {
   };
 }
 
-/** A float tensor of `dtype` holding `values` (rounded once). */
-export function fromValues(values: Float32Array, shape: readonly number[], dtype: DType): Tensor {
-  const out = output(shape, dtype);
-  out.values.set(values);
-  return out.finish();
-}
-
 /** Throws DTypeError unless every present tensor has the dtype of the first. */
 export function sameDType(op: string, ...xs: (Tensor | undefined)[]): DType {
   const present = xs.filter((x): x is Tensor => x !== undefined);
