@@ -1,6 +1,6 @@
 // Sigmoid attention with optional QK-norm, end to end in f64: the math behind the Tensor API,
 // kept separate so gradient checks can run it without f32 rounding.
-import type { Geometry } from "./_heads.ts";
+import type { AttentionGeometry } from "../../core/nn/mod.ts";
 import { sigmoidBackwardF64, sigmoidForwardF64, type SigmoidMath } from "./_kernel.ts";
 import { type NormParams, normRows, normRowsBackward } from "./_qk_norm.ts";
 
@@ -12,7 +12,7 @@ export interface QkNormF64 {
 
 /** Forward: normalise q and k rows (when `norm` is given), then O = σ(S) V. */
 export function attentionF64(
-  g: Geometry,
+  g: AttentionGeometry,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,
@@ -37,7 +37,7 @@ export interface AttentionGradsF64 {
 
 /** Backward of {@link attentionF64} for the output gradient `dOut`. */
 export function attentionBackwardF64(
-  g: Geometry,
+  g: AttentionGeometry,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,

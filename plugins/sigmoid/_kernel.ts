@@ -1,6 +1,6 @@
 // Sigmoid attention on f64 arrays, row by row as the FlashSigmoid kernels do it: no row max, no
 // row sum; the backward recomputes P and uses dS = P ⊙ (1 − P) ⊙ dP, never reading O.
-import type { Geometry } from "./_heads.ts";
+import { type AttentionGeometry, type HeadPair, headPairs } from "../../core/nn/mod.ts";
 
 /** The scalar parts of the score: S = scale·q·k + bias − slope·distance, masked to −∞. */
 export interface SigmoidMath {
@@ -11,41 +11,15 @@ export interface SigmoidMath {
   slopes: Float64Array | undefined;
 }
 
-/** Layout of one (batch, query head) pair in the flat arrays. */
-interface HeadView {
-  q: number;
-  k: number;
-  v: number;
-  o: number;
-  slope: number;
-}
-
-function* headViews(g: Geometry, m: SigmoidMath): Generator<HeadView> {
-  const group = g.heads / g.kvHeads;
-  for (let b = 0; b < g.batch; b++) {
-    for (let h = 0; h < g.heads; h++) {
-      const kv = b * g.kvHeads + Math.floor(h / group);
-      const bh = b * g.heads + h;
-      yield {
-        q: bh * g.nq * g.d,
-        k: kv * g.nk * g.d,
-        v: kv * g.nk * g.e,
-        o: bh * g.nq * g.e,
-        slope: m.slopes === undefined ? 0 : m.slopes[bh],
-      };
-    }
-  }
-}
-
 /**
  * The logit of query i and key j, or −∞ when causal masking hides j. Positions are aligned to the
  * bottom-right: query i sits at key position i + Nk − Nq. ALiBi gives every score the full offset,
  * causal −slope·(i + Nk − Nq − j), non-causal −slope·|i + Nk − Nq − j|.
  */
 function logit(
-  g: Geometry,
+  g: AttentionGeometry,
   m: SigmoidMath,
-  view: HeadView,
+  pair: HeadPair,
   q: Float64Array,
   k: Float64Array,
   i: number,
@@ -54,10 +28,11 @@ function logit(
   const distance = i + g.nk - g.nq - j;
   if (m.causal && distance < 0) return -Infinity;
   let dot = 0;
-  const qi = view.q + i * g.d;
-  const kj = view.k + j * g.d;
+  const qi = pair.q + i * g.d;
+  const kj = pair.k + j * g.d;
   for (let c = 0; c < g.d; c++) dot += q[qi + c] * k[kj + c];
-  return m.scale * dot + m.bias - view.slope * Math.abs(distance);
+  const slope = m.slopes === undefined ? 0 : m.slopes[pair.index];
+  return m.scale * dot + m.bias - slope * Math.abs(distance);
 }
 
 function sigmoid(x: number): number {
@@ -66,20 +41,20 @@ function sigmoid(x: number): number {
 
 /** O = σ(S) V: q [B, H, Nq, d], k [B, Hkv, Nk, d], v [B, Hkv, Nk, e] → [B, H, Nq, e]. */
 export function sigmoidForwardF64(
-  g: Geometry,
+  g: AttentionGeometry,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,
   m: SigmoidMath,
 ): Float64Array {
   const out = new Float64Array(g.batch * g.heads * g.nq * g.e);
-  for (const view of headViews(g, m)) {
+  for (const pair of headPairs(g)) {
     for (let i = 0; i < g.nq; i++) {
-      const oi = view.o + i * g.e;
+      const oi = pair.o + i * g.e;
       for (let j = 0; j < g.nk; j++) {
-        const p = sigmoid(logit(g, m, view, q, k, i, j));
+        const p = sigmoid(logit(g, m, pair, q, k, i, j));
         if (p === 0) continue;
-        const vj = view.v + j * g.e;
+        const vj = pair.v + j * g.e;
         for (let c = 0; c < g.e; c++) out[oi + c] += p * v[vj + c];
       }
     }
@@ -96,7 +71,7 @@ export interface SigmoidGradsF64 {
 
 /** Backward: dV = Pᵀ dO, dP = dO Vᵀ, dS = P(1 − P) dP, dQ = scale·dS K, dK = scale·dSᵀ Q. */
 export function sigmoidBackwardF64(
-  g: Geometry,
+  g: AttentionGeometry,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,
@@ -106,15 +81,15 @@ export function sigmoidBackwardF64(
   const dq = new Float64Array(q.length);
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
-  for (const view of headViews(g, m)) {
+  for (const pair of headPairs(g)) {
     for (let i = 0; i < g.nq; i++) {
-      const qi = view.q + i * g.d;
-      const oi = view.o + i * g.e;
+      const qi = pair.q + i * g.d;
+      const oi = pair.o + i * g.e;
       for (let j = 0; j < g.nk; j++) {
-        const p = sigmoid(logit(g, m, view, q, k, i, j));
+        const p = sigmoid(logit(g, m, pair, q, k, i, j));
         if (p === 0) continue;
-        const kj = view.k + j * g.d;
-        const vj = view.v + j * g.e;
+        const kj = pair.k + j * g.d;
+        const vj = pair.v + j * g.e;
         let dp = 0;
         for (let c = 0; c < g.e; c++) {
           dp += dOut[oi + c] * v[vj + c];

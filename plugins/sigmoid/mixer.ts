@@ -1,160 +1,61 @@
 /**
- * The sigmoid-attention token mixer: fused `qkv` Linear → optional QK-norm (`q_norm`, `k_norm`)
- * → σ(q kᵀ·d^-½ + b − ALiBi) v → `proj` Linear. Causal mixers keep a KV cache for decoding.
- * Parameter names follow apple/ml-sigmoid-attention's `Attention` (the timm layout).
+ * The sigmoid-attention token mixer: the core dot-product mixer (fused `qkv` Linear, heads, KV
+ * cache, `proj` Linear) with optional QK-norm (`q_norm`, `k_norm`) on q and k and
+ * σ(q kᵀ·d^-½ + b − ALiBi) as its attention function. Parameter names follow
+ * apple/ml-sigmoid-attention's `Attention` (the timm layout).
  *
  * @module
  */
 import { alibiSlopes } from "../../core/alibi.ts";
-import { DeviceUnavailableError, DTypeError, ShapeError } from "../../core/errors.ts";
-import { add, concat, layerNorm, matmul, narrow, permute, rmsNorm, scale, sigmoid } from "../../core/ops.ts";
-import type { MixerSpec, MixerState, TokenMixer } from "../../core/plugin.ts";
-import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
-import { type MixerGeometry, mixerGeometry, mixerParameters } from "./_mixer_params.ts";
+import {
+  type AttentionFunction,
+  createDotProductMixer,
+  type DotProductMixerOptions,
+  eagerAttention,
+  type QkTransform,
+} from "../../core/nn/mod.ts";
+import { layerNorm, rmsNorm, sigmoid } from "../../core/ops.ts";
+import type { MixerSpec, TokenMixer } from "../../core/plugin.ts";
 import { parseSigmoidConfig, scoreBias, type SigmoidConfig } from "./config.ts";
 
-/** Keys and values of every token seen so far, [B, Hkv, L, d] each (k after QK-norm). */
-class KvCache implements MixerState {
-  k: Tensor | undefined;
-  v: Tensor | undefined;
-  constructor(readonly owner: object, readonly batch: number) {}
-  get length(): number {
-    return this.k === undefined ? 0 : this.k.shape[2];
-  }
-  [Symbol.dispose](): void {
-    this.k?.dispose();
-    this.v?.dispose();
-    this.k = this.v = undefined;
-  }
+/** σ of q kᵀ·d^-½ + b − slope·distance (the full-offset ALiBi rule), masked keys weighted 0. */
+function sigmoidAttentionFunction(config: SigmoidConfig): AttentionFunction {
+  const bias = scoreBias(config);
+  return (q, k, v, { causal, queryOffset }) => {
+    const slopes = config.alibi ? alibiSlopes(q.shape[1]) : undefined;
+    return eagerAttention(q, k, v, {
+      causal,
+      queryOffset,
+      scoreOffset: (head, distance) => bias - (slopes === undefined ? 0 : slopes[head]) * Math.abs(distance),
+      weights: sigmoid,
+    });
+  };
 }
 
-function linear(x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor {
-  const y = matmul(x, weight, { transB: true });
-  if (bias === undefined) return y;
-  using unbiased = y;
-  return add(unbiased, bias);
+/** RMSNorm (eps 1e-6) or LayerNorm (eps 1e-5) over the head dim, PyTorch's defaults. */
+function qkNorm(kind: "rms" | "layer"): QkTransform {
+  return {
+    parameters: ({ headDim }) =>
+      ["q_norm", "k_norm"].flatMap((name) => [
+        { name: `${name}.weight`, shape: [headDim], init: "ones" as const },
+        ...(kind === "layer" ? [{ name: `${name}.bias`, shape: [headDim], init: "zeros" as const }] : []),
+      ]),
+    apply: (x, role, parameter) => {
+      const name = role === "q" ? "q_norm" : "k_norm";
+      if (kind === "rms") return rmsNorm(x, parameter(`${name}.weight`), 1e-6);
+      return layerNorm(x, parameter(`${name}.weight`), parameter(`${name}.bias`), 1e-5);
+    },
+  };
 }
 
-/**
- * Score offsets [1, Hkv, group·Nq, Nk] (the [1, H, Nq, Nk] layout, grouped for GQA): b − slope·distance
- * with bottom-right aligned distance i + Nk − Nq − j, and −∞ where causal masking hides the key.
- */
-function scoreOffsets(
-  geo: MixerGeometry,
-  causal: boolean,
-  bias: number,
-  slopes: Float64Array | undefined,
-  nq: number,
-  nk: number,
-  dtype: Tensor["dtype"],
-): Tensor {
-  const values = new Float32Array(geo.heads * nq * nk);
-  for (let h = 0; h < geo.heads; h++) {
-    const slope = slopes === undefined ? 0 : slopes[h];
-    for (let i = 0; i < nq; i++) {
-      for (let j = 0; j < nk; j++) {
-        const distance = i + nk - nq - j;
-        values[(h * nq + i) * nk + j] = causal && distance < 0 ? -Infinity : bias - slope * Math.abs(distance);
-      }
-    }
-  }
-  return tensor(values, { shape: [1, geo.kvHeads, geo.group * nq, nk], dtype });
+/** What the sigmoid family plugs into the core dot-product mixer for `config`. */
+export function sigmoidMixerOptions(config: SigmoidConfig): DotProductMixerOptions {
+  const options: DotProductMixerOptions = { name: "sigmoid mixer", attention: sigmoidAttentionFunction(config) };
+  if (config.qkNorm !== "none") options.qkTransform = qkNorm(config.qkNorm);
+  return options;
 }
 
 /** Creates a sigmoid-attention mixer for `spec` with a (validated or raw) sigmoid config. */
 export function createSigmoidMixer(spec: MixerSpec, rawConfig: unknown): TokenMixer {
-  if (spec.device !== "cpu") throw new DeviceUnavailableError(spec.device, "the sigmoid plugin has CPU ops only");
-  const config: SigmoidConfig = parseSigmoidConfig(rawConfig);
-  const geo = mixerGeometry("sigmoid mixer", spec);
-  const parameters = mixerParameters(spec, geo, config.qkNorm);
-  const bias = scoreBias(config);
-  const slopes = config.alibi ? alibiSlopes(geo.heads) : undefined;
-  const param = (name: string): Tensor => parameters.get(name)!;
-  const optional = (name: string): Tensor | undefined => parameters.get(name);
-
-  const checkInput = (op: string, x: Tensor): void => {
-    if (x.ndim !== 3 || x.shape[2] !== spec.dim || x.shape[0] === 0 || x.shape[1] === 0) {
-      throw new ShapeError(op, `x must be [B, N, ${spec.dim}] with B, N > 0; got ${fmtShape(x.shape)}`);
-    }
-    if (x.dtype !== spec.dtype) throw new DTypeError(op, `x must be ${spec.dtype} like the parameters; got ${x.dtype}`);
-  };
-
-  const norm = (x: Tensor, name: "q_norm" | "k_norm"): Tensor => {
-    if (config.qkNorm === "rms") return rmsNorm(x, param(`${name}.weight`), 1e-6);
-    return layerNorm(x, param(`${name}.weight`), param(`${name}.bias`), 1e-5);
-  };
-
-  /** x [B, N, C] → q [B, H, N, d], k and v [B, Hkv, N, d], q and k normalised. */
-  const project = (x: Tensor): { q: Tensor; k: Tensor; v: Tensor } => {
-    const [batch, n] = x.shape;
-    using qkv = linear(x, param("qkv.weight"), optional("qkv.bias"));
-    const split = (start: number, heads: number): Tensor => {
-      using part = narrow(qkv, 2, start * geo.headDim, heads * geo.headDim);
-      using grid = part.reshape([batch, n, heads, geo.headDim]);
-      const perHead = permute(grid, [0, 2, 1, 3]);
-      if (config.qkNorm === "none" || start >= geo.heads + geo.kvHeads) return perHead;
-      using raw = perHead;
-      return norm(raw, start === 0 ? "q_norm" : "k_norm");
-    };
-    return { q: split(0, geo.heads), k: split(geo.heads, geo.kvHeads), v: split(geo.heads + geo.kvHeads, geo.kvHeads) };
-  };
-
-  /** Attention of q [B, H, Nq, d] over k, v [B, Hkv, Nk, d], then `proj`: [B, Nq, C]. */
-  const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
-    const [batch, , nq] = q.shape;
-    const nk = k.shape[2];
-    using grouped = q.reshape([batch, geo.kvHeads, geo.group * nq, geo.headDim]);
-    using dots = matmul(grouped, k, { transB: true });
-    using scaled = scale(dots, 1 / Math.sqrt(geo.headDim));
-    using offsets = scoreOffsets(geo, spec.causal, bias, slopes, nq, nk, spec.dtype);
-    using logits = add(scaled, offsets);
-    using weights = sigmoid(logits);
-    using mixed = matmul(weights, v);
-    using perHead = mixed.reshape([batch, geo.heads, nq, geo.headDim]);
-    using perToken = permute(perHead, [0, 2, 1, 3]);
-    using flat = perToken.reshape([batch, nq, geo.heads * geo.headDim]);
-    return linear(flat, param("proj.weight"), optional("proj.bias"));
-  };
-
-  const mixer: TokenMixer = {
-    parameters,
-    forward(x: Tensor): Tensor {
-      checkInput("sigmoid mixer forward", x);
-      const { q, k, v } = project(x);
-      using _q = q, _k = k, _v = v;
-      return attend(q, k, v);
-    },
-    [Symbol.dispose](): void {
-      for (const t of parameters.values()) t.dispose();
-    },
-  };
-  if (!spec.causal) return mixer;
-
-  mixer.createState = (batch: number): MixerState => {
-    if (!Number.isInteger(batch) || batch < 1) {
-      throw new ShapeError("sigmoid mixer createState", `batch must be a positive integer, got ${batch}`);
-    }
-    return new KvCache(mixer, batch);
-  };
-  mixer.step = (x: Tensor, state: MixerState): Tensor => {
-    const op = "sigmoid mixer step";
-    if (!(state instanceof KvCache) || state.owner !== mixer) {
-      throw new ShapeError(op, "state was not created by this mixer's createState");
-    }
-    checkInput(op, x);
-    if (x.shape[0] !== state.batch) {
-      throw new ShapeError(op, `x has batch ${x.shape[0]}, the state was created for ${state.batch}`);
-    }
-    const { q, k, v } = project(x);
-    using _q = q;
-    const extend = (cached: Tensor | undefined, fresh: Tensor): Tensor => {
-      if (cached === undefined) return fresh;
-      using _old = cached, _new = fresh;
-      return concat([cached, fresh], 2);
-    };
-    state.k = extend(state.k, k);
-    state.v = extend(state.v, v);
-    return attend(q, state.k, state.v);
-  };
-  return mixer;
+  return createDotProductMixer(spec, sigmoidMixerOptions(parseSigmoidConfig(rawConfig)));
 }

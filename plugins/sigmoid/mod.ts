@@ -5,10 +5,10 @@
  *
  * @module
  */
+import { dotProductMixerCost } from "../../core/nn/mod.ts";
 import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
-import { mixerGeometry } from "./_mixer_params.ts";
 import { parseSigmoidConfig, sigmoidConfigSchema } from "./config.ts";
-import { createSigmoidMixer } from "./mixer.ts";
+import { createSigmoidMixer, sigmoidMixerOptions } from "./mixer.ts";
 import { configs } from "./_configs.ts";
 
 export { parseSigmoidConfig, type SigmoidConfig, sigmoidConfigSchema } from "./config.ts";
@@ -20,20 +20,12 @@ export {
   type SigmoidAttentionGrads,
   type SigmoidAttentionOptions,
 } from "./reference.ts";
-export type { Slopes } from "./_heads.ts";
+export type { Slopes } from "../../core/nn/mod.ts";
 export type { QkNormKind } from "./_qk_norm.ts";
 
 /** Parameters and forward FLOPs of one sigmoid mixer over `tokens` tokens. */
 export function sigmoidMixerCost(spec: MixerSpec, config: unknown, tokens: number): MixerCost {
-  const c = parseSigmoidConfig(config);
-  const geo = mixerGeometry("sigmoid mixer", spec);
-  const qkvRows = (geo.heads + 2 * geo.kvHeads) * geo.headDim;
-  const inner = geo.heads * geo.headDim;
-  const normParams = c.qkNorm === "none" ? 0 : (c.qkNorm === "rms" ? 2 : 4) * geo.headDim;
-  const params = qkvRows * spec.dim + inner * spec.dim + (spec.qkvBias ? qkvRows + spec.dim : 0) + normParams;
-  const pairs = spec.causal ? (tokens * (tokens + 1)) / 2 : tokens * tokens;
-  const flops = 2 * tokens * (qkvRows + inner) * spec.dim + 4 * geo.heads * pairs * geo.headDim;
-  return { params, flops };
+  return dotProductMixerCost(spec, sigmoidMixerOptions(parseSigmoidConfig(config)), tokens);
 }
 
 /** The sigmoid attention plugin. */

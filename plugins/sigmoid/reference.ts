@@ -9,14 +9,14 @@ import { ConfigError, ShapeError } from "../../core/errors.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
 import { attentionBackwardF64, attentionF64, type QkNormF64 } from "./_attention_f64.ts";
 import {
+  type AttentionGeometry,
   checkHeads,
   checkOutputGrad,
-  type Geometry,
   readF64,
   readSlopes,
   resolveScale,
   type Slopes,
-} from "./_heads.ts";
+} from "../../core/nn/mod.ts";
 import type { SigmoidMath } from "./_kernel.ts";
 import type { QkNormKind } from "./_qk_norm.ts";
 
@@ -51,7 +51,7 @@ export interface SigmoidAttentionOptions {
 }
 
 interface Prepared {
-  g: Geometry;
+  g: AttentionGeometry;
   q: Float64Array;
   k: Float64Array;
   v: Float64Array;

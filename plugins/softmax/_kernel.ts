@@ -1,6 +1,6 @@
 // Softmax attention on f64 arrays, one query row at a time: row max, row sum, logsumexp; the
 // backward recomputes P = exp(S − lse) and uses dS = P ⊙ (dP − rowsum(dO ⊙ O)).
-import type { Geometry } from "./_heads.ts";
+import { type AttentionGeometry, type HeadPair, headPairs } from "../../core/nn/mod.ts";
 
 /** The scalar parts of the score: S = scale·q·k − slope·|distance|, masked to −∞. */
 export interface SoftmaxMath {
@@ -10,48 +10,21 @@ export interface SoftmaxMath {
   slopes: Float64Array | undefined;
 }
 
-/** Offsets of one (batch, query head) pair in the flat arrays. */
-interface HeadView {
-  q: number;
-  k: number;
-  v: number;
-  o: number;
-  row: number;
-  slope: number;
-}
-
-function* headViews(g: Geometry, m: SoftmaxMath): Generator<HeadView> {
-  const group = g.heads / g.kvHeads;
-  for (let b = 0; b < g.batch; b++) {
-    for (let h = 0; h < g.heads; h++) {
-      const kv = b * g.kvHeads + Math.floor(h / group);
-      const bh = b * g.heads + h;
-      yield {
-        q: bh * g.nq * g.d,
-        k: kv * g.nk * g.d,
-        v: kv * g.nk * g.e,
-        o: bh * g.nq * g.e,
-        row: bh * g.nq,
-        slope: m.slopes === undefined ? 0 : m.slopes[bh],
-      };
-    }
-  }
-}
-
 /**
  * Scores of query i against every key into `s` (−∞ where causal masking hides the key; key j is
  * visible when j ≤ i + Nk − Nq). ALiBi adds −slope·|i + Nk − Nq − j|, FlashAttention's convention.
  */
 function scoreRow(
-  g: Geometry,
+  g: AttentionGeometry,
   m: SoftmaxMath,
-  view: HeadView,
+  pair: HeadPair,
   q: Float64Array,
   k: Float64Array,
   i: number,
   s: Float64Array,
 ): void {
-  const qi = view.q + i * g.d;
+  const slope = m.slopes === undefined ? 0 : m.slopes[pair.index];
+  const qi = pair.q + i * g.d;
   for (let j = 0; j < g.nk; j++) {
     const distance = i + g.nk - g.nq - j;
     if (m.causal && distance < 0) {
@@ -59,9 +32,9 @@ function scoreRow(
       continue;
     }
     let dot = 0;
-    const kj = view.k + j * g.d;
+    const kj = pair.k + j * g.d;
     for (let c = 0; c < g.d; c++) dot += q[qi + c] * k[kj + c];
-    s[j] = m.scale * dot - view.slope * Math.abs(distance);
+    s[j] = m.scale * dot - slope * Math.abs(distance);
   }
 }
 
@@ -83,7 +56,7 @@ export interface SoftmaxForwardF64 {
 
 /** O = softmax(S) V; a fully masked row gives O = 0 and lse = −∞. */
 export function softmaxForwardF64(
-  g: Geometry,
+  g: AttentionGeometry,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,
@@ -92,17 +65,17 @@ export function softmaxForwardF64(
   const out = new Float64Array(g.batch * g.heads * g.nq * g.e);
   const lse = new Float64Array(g.batch * g.heads * g.nq);
   const s = new Float64Array(g.nk);
-  for (const view of headViews(g, m)) {
+  for (const pair of headPairs(g)) {
     for (let i = 0; i < g.nq; i++) {
-      scoreRow(g, m, view, q, k, i, s);
+      scoreRow(g, m, pair, q, k, i, s);
       const l = logSumExp(s);
-      lse[view.row + i] = l;
+      lse[pair.index * g.nq + i] = l;
       if (l === -Infinity) continue;
-      const oi = view.o + i * g.e;
+      const oi = pair.o + i * g.e;
       for (let j = 0; j < g.nk; j++) {
         const p = Math.exp(s[j] - l);
         if (p === 0) continue;
-        const vj = view.v + j * g.e;
+        const vj = pair.v + j * g.e;
         for (let c = 0; c < g.e; c++) out[oi + c] += p * v[vj + c];
       }
     }
@@ -119,7 +92,7 @@ export interface SoftmaxGradsF64 {
 
 /** Backward: D = rowsum(dO ⊙ O), dP = dO Vᵀ, dS = P(dP − D), dQ = scale·dS K, dK = scale·dSᵀ Q, dV = Pᵀ dO. */
 export function softmaxBackwardF64(
-  g: Geometry,
+  g: AttentionGeometry,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,
@@ -131,20 +104,20 @@ export function softmaxBackwardF64(
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
   const s = new Float64Array(g.nk);
-  for (const view of headViews(g, m)) {
+  for (const pair of headPairs(g)) {
     for (let i = 0; i < g.nq; i++) {
-      const l = lse[view.row + i];
+      const l = lse[pair.index * g.nq + i];
       if (l === -Infinity) continue; // nothing visible: no gradient flows
-      scoreRow(g, m, view, q, k, i, s);
-      const qi = view.q + i * g.d;
-      const oi = view.o + i * g.e;
+      scoreRow(g, m, pair, q, k, i, s);
+      const qi = pair.q + i * g.d;
+      const oi = pair.o + i * g.e;
       let rowDot = 0;
       for (let c = 0; c < g.e; c++) rowDot += dOut[oi + c] * out[oi + c];
       for (let j = 0; j < g.nk; j++) {
         const p = Math.exp(s[j] - l);
         if (p === 0) continue;
-        const kj = view.k + j * g.d;
-        const vj = view.v + j * g.e;
+        const kj = pair.k + j * g.d;
+        const vj = pair.v + j * g.e;
         let dp = 0;
         for (let c = 0; c < g.e; c++) {
           dp += dOut[oi + c] * v[vj + c];

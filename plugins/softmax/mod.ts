@@ -5,10 +5,10 @@
  *
  * @module
  */
+import { dotProductMixerCost } from "../../core/nn/mod.ts";
 import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
-import { mixerGeometry } from "./_mixer_params.ts";
 import { parseSoftmaxConfig, softmaxConfigSchema } from "./config.ts";
-import { createSoftmaxMixer } from "./mixer.ts";
+import { createSoftmaxMixer, softmaxMixerOptions } from "./mixer.ts";
 import { configs } from "./_configs.ts";
 
 export { parseSoftmaxConfig, type SoftmaxConfig, softmaxConfigSchema } from "./config.ts";
@@ -21,18 +21,11 @@ export {
   type SoftmaxAttentionResult,
   softmaxAttentionWithLse,
 } from "./reference.ts";
-export type { Slopes } from "./_heads.ts";
+export type { Slopes } from "../../core/nn/mod.ts";
 
 /** Parameters and forward FLOPs of one softmax mixer over `tokens` tokens. */
 export function softmaxMixerCost(spec: MixerSpec, config: unknown, tokens: number): MixerCost {
-  parseSoftmaxConfig(config);
-  const geo = mixerGeometry("softmax mixer", spec);
-  const qkvRows = (geo.heads + 2 * geo.kvHeads) * geo.headDim;
-  const inner = geo.heads * geo.headDim;
-  const params = qkvRows * spec.dim + inner * spec.dim + (spec.qkvBias ? qkvRows + spec.dim : 0);
-  const pairs = spec.causal ? (tokens * (tokens + 1)) / 2 : tokens * tokens;
-  const flops = 2 * tokens * (qkvRows + inner) * spec.dim + 4 * geo.heads * pairs * geo.headDim;
-  return { params, flops };
+  return dotProductMixerCost(spec, softmaxMixerOptions(parseSoftmaxConfig(config)), tokens);
 }
 
 /** The softmax attention plugin. */

@@ -7,14 +7,14 @@
  */
 import { type Tensor, tensor } from "../../core/tensor.ts";
 import {
+  type AttentionGeometry,
   checkHeads,
   checkOutputGrad,
-  type Geometry,
   readF64,
   readSlopes,
   resolveScale,
   type Slopes,
-} from "./_heads.ts";
+} from "../../core/nn/mod.ts";
 import { softmaxBackwardF64, softmaxForwardF64, type SoftmaxMath } from "./_kernel.ts";
 
 /** Options of {@linkcode softmaxAttention}. */
@@ -28,7 +28,7 @@ export interface SoftmaxAttentionOptions {
 }
 
 interface Prepared {
-  g: Geometry;
+  g: AttentionGeometry;
   q: Float64Array;
   k: Float64Array;
   v: Float64Array;

@@ -3,7 +3,7 @@
 import { Rng } from "../../../core/random.ts";
 import { tensor } from "../../../core/tensor.ts";
 import { attentionBackwardF64, attentionF64, type QkNormF64 } from "../../../plugins/sigmoid/_attention_f64.ts";
-import type { Geometry } from "../../../plugins/sigmoid/_heads.ts";
+import type { AttentionGeometry as Geometry } from "../../../core/nn/mod.ts";
 import type { SigmoidMath } from "../../../plugins/sigmoid/_kernel.ts";
 import { sigmoidAttentionBackward } from "../../../plugins/sigmoid/mod.ts";
 import { assertClose } from "../../_assert.ts";

@@ -1,7 +1,7 @@
 // Gradients of softmax attention against central finite differences of ⟨O, G⟩ in f64, over
 // causal / ALiBi / GQA / Nq ≠ Nk (with fully masked rows) variants.
 import { Rng } from "../../../core/random.ts";
-import type { Geometry } from "../../../plugins/softmax/_heads.ts";
+import type { AttentionGeometry as Geometry } from "../../../core/nn/mod.ts";
 import { softmaxBackwardF64, softmaxForwardF64, type SoftmaxMath } from "../../../plugins/softmax/_kernel.ts";
 import { assertClose } from "../../_assert.ts";
 import { test } from "../../_harness.ts";

@@ -1,15 +1,25 @@
-// Validation and reading of per-head attention inputs q [B, H, Nq, d], k [B, Hkv, Nk, d],
-// v [B, Hkv, Nk, e] into f64 arrays, plus the ALiBi slope table; every failure names the op and shapes.
-import type { DType } from "../../core/dtype.ts";
-import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
-import { fmtShape, type Tensor } from "../../core/tensor.ts";
+/**
+ * Validation and reading of the inputs of a per-head attention function — q [B, H, Nq, d],
+ * k [B, Hkv, Nk, d], v [B, Hkv, Nk, e] — into f64 arrays, plus the ALiBi slope table and the
+ * flat-array offsets of each (batch, query head) pair. Every failure names the op and the shapes.
+ *
+ * @module
+ */
+import type { DType } from "../dtype.ts";
+import { ConfigError, DTypeError, ShapeError } from "../errors.ts";
+import { fmtShape, type Tensor } from "../tensor.ts";
 
 /** Sizes of one attention call. Query head h reads key/value head ⌊h / (H / Hkv)⌋. */
-export interface Geometry {
+export interface AttentionGeometry {
+  /** Batch size B. */
   batch: number;
+  /** Query heads H. */
   heads: number;
+  /** Key/value heads Hkv, a divisor of H. */
   kvHeads: number;
+  /** Query tokens Nq. */
   nq: number;
+  /** Key/value tokens Nk. */
   nk: number;
   /** q/k head dim. */
   d: number;
@@ -21,7 +31,7 @@ export interface Geometry {
 export type Slopes = Float32Array | Float64Array | Tensor;
 
 /** Checks shapes and dtypes of q, k, v and returns their geometry. */
-export function checkHeads(op: string, q: Tensor, k: Tensor, v: Tensor): Geometry {
+export function checkHeads(op: string, q: Tensor, k: Tensor, v: Tensor): AttentionGeometry {
   const shapes = `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`;
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
     throw new ShapeError(op, `q, k, v must be [B, H, N, d] tensors; got ${shapes}`);
@@ -45,7 +55,7 @@ export function checkHeads(op: string, q: Tensor, k: Tensor, v: Tensor): Geometr
 }
 
 /** Checks that a gradient of the output has the output's shape and the inputs' dtype. */
-export function checkOutputGrad(op: string, g: Geometry, dtype: DType, dOut: Tensor): void {
+export function checkOutputGrad(op: string, g: AttentionGeometry, dtype: DType, dOut: Tensor): void {
   const expected = [g.batch, g.heads, g.nq, g.e];
   if (dOut.ndim !== 4 || dOut.shape.some((n, i) => n !== expected[i])) {
     throw new ShapeError(op, `dOut must have the output's shape ${fmtShape(expected)}; got ${fmtShape(dOut.shape)}`);
@@ -86,4 +96,30 @@ export function readSlopes(op: string, slopes: Slopes, batch: number, heads: num
 /** A tensor's elements as f64. */
 export function readF64(x: Tensor): Float64Array {
   return Float64Array.from(x.toFloat32Array());
+}
+
+/** Where one (batch, query head) pair starts in the flat row-major q, k, v and output arrays. */
+export interface HeadPair {
+  /** b·H + h: the pair's index among B·H (per-(batch, head) tables such as slopes). */
+  index: number;
+  /** Offset of its q rows, [Nq, d]. */
+  q: number;
+  /** Offset of its key/value head's k rows, [Nk, d]. */
+  k: number;
+  /** Offset of its key/value head's v rows, [Nk, e]. */
+  v: number;
+  /** Offset of its output rows, [Nq, e]. */
+  o: number;
+}
+
+/** Every (batch, query head) pair in order, with query head h reading key/value head ⌊h / (H / Hkv)⌋. */
+export function* headPairs(g: AttentionGeometry): Generator<HeadPair> {
+  const group = g.heads / g.kvHeads;
+  for (let b = 0; b < g.batch; b++) {
+    for (let h = 0; h < g.heads; h++) {
+      const kv = b * g.kvHeads + Math.floor(h / group);
+      const index = b * g.heads + h;
+      yield { index, q: index * g.nq * g.d, k: kv * g.nk * g.d, v: kv * g.nk * g.e, o: index * g.nq * g.e };
+    }
+  }
 }

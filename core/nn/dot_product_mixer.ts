@@ -1,0 +1,155 @@
+/**
+ * A generic multi-head dot-product attention token mixer, with the attention itself swappable
+ * (transformers' "attention function" design): fused `qkv` Linear with [q | k | v] rows → head
+ * split → optional per-head transform of q and k (QK-norm) → the family's attention function →
+ * head merge → `proj` Linear. Causal mixers keep a KV cache for decoding. Parameter names follow
+ * timm's Attention (`qkv.weight`, `proj.bias`, …), so official checkpoints load one to one.
+ *
+ * @module
+ */
+import { DTypeError, ShapeError } from "../errors.ts";
+import { add, matmul, narrow } from "../ops.ts";
+import type { MixerCost, MixerSpec, MixerState, TokenMixer } from "../plugin.ts";
+import { fmtShape, numel, type Tensor } from "../tensor.ts";
+import { KvCache } from "./_kv_cache.ts";
+import { type HeadGeometry, headGeometry, mergeHeads, splitHeads } from "./heads.ts";
+import { initParameters, type ParameterSpec } from "./parameters.ts";
+
+/** What the mixer tells its attention function besides q, k and v. */
+export interface AttentionCall {
+  /** Whether query i may only see keys at positions ≤ queryOffset + i. */
+  causal: boolean;
+  /** Key position of query 0: Nk − Nq (0 for a full forward, the cached length when decoding). */
+  queryOffset: number;
+}
+
+/**
+ * A family's attention: q [B, H, Nq, d], k and v [B, Hkv, Nk, d] (H a multiple of Hkv) → o
+ * [B, H, Nq, d]. It owns nothing it is given and returns a new tensor.
+ */
+export type AttentionFunction = (q: Tensor, k: Tensor, v: Tensor, call: AttentionCall) => Tensor;
+
+/** A per-head transform of q and k after the head split (e.g. QK-norm), with its own parameters. */
+export interface QkTransform {
+  /** Its parameters, created after `qkv` and before `proj`. */
+  parameters(geometry: HeadGeometry): ParameterSpec[];
+  /** Transforms q [B, H, N, d] or k [B, Hkv, N, d]; `parameter` reads the mixer's current tensors. */
+  apply(x: Tensor, role: "q" | "k", parameter: (name: string) => Tensor): Tensor;
+}
+
+/** What a family plugs into {@linkcode createDotProductMixer}. */
+export interface DotProductMixerOptions {
+  /** Names the mixer in errors (`… mixer`); ops are reported as `<name> forward` and so on. */
+  name: string;
+  /** How scores become outputs. */
+  attention: AttentionFunction;
+  /** Optional transform of q and k before attention. */
+  qkTransform?: QkTransform;
+}
+
+/** The mixer's parameters in creation order: qkv, the transform's, proj. */
+function parameterSpecs(spec: MixerSpec, geo: HeadGeometry, options: DotProductMixerOptions): ParameterSpec[] {
+  const qkvRows = (geo.heads + 2 * geo.kvHeads) * geo.headDim;
+  const list: ParameterSpec[] = [{ name: "qkv.weight", shape: [qkvRows, spec.dim], init: "truncNormal" }];
+  if (spec.qkvBias) list.push({ name: "qkv.bias", shape: [qkvRows], init: "zeros" });
+  list.push(...options.qkTransform?.parameters(geo) ?? []);
+  list.push({ name: "proj.weight", shape: [spec.dim, geo.heads * geo.headDim], init: "truncNormal" });
+  if (spec.qkvBias) list.push({ name: "proj.bias", shape: [spec.dim], init: "zeros" });
+  return list;
+}
+
+/** Parameters and forward FLOPs of one mixer over `tokens` tokens (the transform's FLOPs are not counted). */
+export function dotProductMixerCost(spec: MixerSpec, options: DotProductMixerOptions, tokens: number): MixerCost {
+  const geo = headGeometry(options.name, spec);
+  const params = parameterSpecs(spec, geo, options).reduce((n, p) => n + numel(p.shape), 0);
+  const qkvRows = (geo.heads + 2 * geo.kvHeads) * geo.headDim;
+  const inner = geo.heads * geo.headDim;
+  const pairs = spec.causal ? (tokens * (tokens + 1)) / 2 : tokens * tokens;
+  // projections, then q kᵀ and weights·v: 2 FLOPs per multiply-add each
+  const flops = 2 * tokens * (qkvRows + inner) * spec.dim + 4 * geo.heads * pairs * geo.headDim;
+  return { params, flops };
+}
+
+function linear(x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor {
+  const y = matmul(x, weight, { transB: true });
+  if (bias === undefined) return y;
+  using unbiased = y;
+  return add(unbiased, bias);
+}
+
+/** Creates the mixer for `spec`, with parameters initialised as timm does on `spec.device`. */
+export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerOptions): TokenMixer {
+  const geo = headGeometry(options.name, spec);
+  const parameters = initParameters(spec, parameterSpecs(spec, geo, options));
+  // read at call time: a loader may have replaced any entry
+  const param = (name: string): Tensor => parameters.get(name)!;
+  const optional = (name: string): Tensor | undefined => parameters.get(name);
+  const transform = options.qkTransform;
+
+  const checkInput = (op: string, x: Tensor): void => {
+    if (x.ndim !== 3 || x.shape[2] !== spec.dim || x.shape[0] === 0 || x.shape[1] === 0) {
+      throw new ShapeError(op, `x must be [B, N, ${spec.dim}] with B, N > 0; got ${fmtShape(x.shape)}`);
+    }
+    if (x.dtype !== spec.dtype) throw new DTypeError(op, `x must be ${spec.dtype} like the parameters; got ${x.dtype}`);
+  };
+
+  /** x [B, N, C] → q [B, H, N, d], k and v [B, Hkv, N, d], q and k transformed. */
+  const project = (x: Tensor): { q: Tensor; k: Tensor; v: Tensor } => {
+    using qkv = linear(x, param("qkv.weight"), optional("qkv.bias"));
+    const heads = (start: number, count: number): Tensor => {
+      using part = narrow(qkv, 2, start * geo.headDim, count * geo.headDim);
+      return splitHeads(part, count);
+    };
+    const transformed = (start: number, count: number, role: "q" | "k"): Tensor => {
+      if (transform === undefined) return heads(start, count);
+      using raw = heads(start, count);
+      return transform.apply(raw, role, param);
+    };
+    const q = transformed(0, geo.heads, "q");
+    const k = transformed(geo.heads, geo.kvHeads, "k");
+    return { q, k, v: heads(geo.heads + geo.kvHeads, geo.kvHeads) };
+  };
+
+  /** Attention of q [B, H, Nq, d] over k, v [B, Hkv, Nk, d], then `proj`: [B, Nq, C]. */
+  const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
+    using o = options.attention(q, k, v, { causal: spec.causal, queryOffset: k.shape[2] - q.shape[2] });
+    using merged = mergeHeads(o);
+    return linear(merged, param("proj.weight"), optional("proj.bias"));
+  };
+
+  const mixer: TokenMixer = {
+    parameters,
+    forward(x: Tensor): Tensor {
+      checkInput(`${options.name} forward`, x);
+      const { q, k, v } = project(x);
+      using _q = q, _k = k, _v = v;
+      return attend(q, k, v);
+    },
+    [Symbol.dispose](): void {
+      for (const t of parameters.values()) t.dispose();
+    },
+  };
+  if (!spec.causal) return mixer;
+
+  mixer.createState = (batch: number): MixerState => {
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new ShapeError(`${options.name} createState`, `batch must be a positive integer, got ${batch}`);
+    }
+    return new KvCache(mixer, batch);
+  };
+  mixer.step = (x: Tensor, state: MixerState): Tensor => {
+    const op = `${options.name} step`;
+    if (!(state instanceof KvCache) || state.owner !== mixer) {
+      throw new ShapeError(op, "state was not created by this mixer's createState");
+    }
+    checkInput(op, x);
+    if (x.shape[0] !== state.batch) {
+      throw new ShapeError(op, `x has batch ${x.shape[0]}, the state was created for ${state.batch}`);
+    }
+    const { q, k, v } = project(x);
+    using _q = q;
+    state.append(k, v);
+    return attend(q, state.k!, state.v!);
+  };
+  return mixer;
+}

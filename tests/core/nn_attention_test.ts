@@ -1,0 +1,234 @@
+// core/nn attention: eagerAttention and the generic dot-product mixer against a deliberately naive
+// multi-head attention in f64 (nested loops, k/v heads repeated, the whole score matrix); what the
+// mixer hands its attention function; KV-cache decode ≡ full forward; parameters, cost and errors.
+import { ShapeError } from "../../core/errors.ts";
+import {
+  type AttentionCall,
+  type AttentionFunction,
+  createDotProductMixer,
+  dotProductMixerCost,
+  type DotProductMixerOptions,
+  eagerAttention,
+  type QkTransform,
+} from "../../core/nn/mod.ts";
+import { mul, sigmoid, softmax } from "../../core/ops.ts";
+import type { MixerSpec } from "../../core/plugin.ts";
+import { randn } from "../../core/random.ts";
+import { type Tensor, tensor } from "../../core/tensor.ts";
+import { assertClose, assertEquals, assertThrows } from "../_assert.ts";
+import { test } from "../_harness.ts";
+
+type Rows = number[][];
+
+interface NaiveOptions {
+  causal: boolean;
+  queryOffset: number;
+  scale?: number;
+  offset?: (head: number, distance: number) => number;
+  weights: "softmax" | "sigmoid";
+}
+
+/** One head: weights(scale·q kᵀ + offset, −∞ where hidden) v. */
+function naiveHead(q: Rows, k: Rows, v: Rows, head: number, o: NaiveOptions): Rows {
+  const scale = o.scale ?? 1 / Math.sqrt(q[0].length);
+  return q.map((qi, i) => {
+    const s = k.map((kj, j) => {
+      const distance = o.queryOffset + i - j;
+      if (o.causal && distance < 0) return -Infinity;
+      return scale * qi.reduce((acc, x, c) => acc + x * kj[c], 0) + (o.offset?.(head, distance) ?? 0);
+    });
+    const max = Math.max(...s);
+    const total = s.reduce((acc, x) => acc + Math.exp(x - max), 0);
+    const p = s.map((x) => o.weights === "softmax" ? Math.exp(x - max) / total : 1 / (1 + Math.exp(-x)));
+    return v[0].map((_, c) => p.reduce((acc, pj, j) => acc + pj * v[j][c], 0));
+  });
+}
+
+/** [B][H][Nq][d] queries over [B][Hkv][Nk][·] keys/values, query head h on k/v head ⌊h·Hkv/H⌋. */
+function naiveAttention(q: Rows[][], k: Rows[][], v: Rows[][], o: NaiveOptions): Rows[][] {
+  return q.map((heads, b) =>
+    heads.map((qh, h) => {
+      const kv = Math.floor((h * k[b].length) / heads.length);
+      return naiveHead(qh, k[b][kv], v[b][kv], h, o);
+    })
+  );
+}
+
+const nested = (t: Tensor): Rows[][] => t.toArray() as Rows[][];
+
+test("eagerAttention = naive attention: GQA, causal with Nq < Nk (decode offset), score offsets, softmax", () => {
+  const q = randn([2, 4, 3, 5], { seed: 1 });
+  const k = randn([2, 2, 6, 5], { seed: 2 });
+  const v = randn([2, 2, 6, 3], { seed: 3 });
+  const offset = (head: number, distance: number) => -0.25 * (head + 1) * Math.abs(distance) + 0.5;
+  const got = eagerAttention(q, k, v, {
+    causal: true,
+    queryOffset: 3,
+    scoreOffset: offset,
+    weights: (s) => softmax(s),
+  });
+  assertEquals(got.shape, [2, 4, 3, 3]);
+  const expected = naiveAttention(nested(q), nested(k), nested(v), {
+    causal: true,
+    queryOffset: 3,
+    offset,
+    weights: "softmax",
+  });
+  assertClose(got.toFloat32Array(), expected.flat(3), { rtol: 1e-5, atol: 1e-6 });
+});
+
+test("eagerAttention = naive attention: MQA, sigmoid weights, custom scale, fully hidden keys weigh 0", () => {
+  const q = randn([1, 3, 4, 2], { seed: 4 });
+  const k = randn([1, 1, 4, 2], { seed: 5 });
+  const v = randn([1, 1, 4, 2], { seed: 6 });
+  const got = eagerAttention(q, k, v, { causal: true, queryOffset: 0, scale: 0.7, weights: sigmoid });
+  const expected = naiveAttention(nested(q), nested(k), nested(v), {
+    causal: true,
+    queryOffset: 0,
+    scale: 0.7,
+    weights: "sigmoid",
+  });
+  assertClose(got.toFloat32Array(), expected.flat(3), { rtol: 1e-5, atol: 1e-6 });
+  // query 0 sees key 0 only: its output is σ(s₀₀)·v₀ exactly, nothing leaks from hidden keys
+  const s00 = 0.7 * (q.toFloat32Array()[0] * k.toFloat32Array()[0] + q.toFloat32Array()[1] * k.toFloat32Array()[1]);
+  const v0 = v.toFloat32Array().slice(0, 2);
+  assertClose(got.toFloat32Array().slice(0, 2), [...v0].map((x) => x / (1 + Math.exp(-s00))), { rtol: 1e-6 });
+});
+
+function spec(overrides: Partial<MixerSpec> = {}): MixerSpec {
+  return {
+    dim: 12,
+    heads: 4,
+    kvHeads: 2,
+    causal: true,
+    layer: 0,
+    layers: 1,
+    dtype: "f32",
+    device: "cpu",
+    seed: 7,
+    ...overrides,
+  };
+}
+
+/** Per-head gains on q and k, a stand-in for QK-norm with its own parameters. */
+const gains: QkTransform = {
+  parameters: ({ headDim }) => [
+    { name: "q_gain.weight", shape: [headDim], init: "ones" },
+    { name: "k_gain.weight", shape: [headDim], init: "ones" },
+  ],
+  apply: (x, role, parameter) => mul(x, parameter(`${role}_gain.weight`)),
+};
+
+/** Causal softmax attention that records what the mixer passes it. */
+function recordingOptions(
+  calls: { q: number[]; k: number[]; v: number[]; call: AttentionCall }[],
+): DotProductMixerOptions {
+  const attention: AttentionFunction = (q, k, v, call) => {
+    calls.push({ q: q.shape.slice(), k: k.shape.slice(), v: v.shape.slice(), call });
+    return eagerAttention(q, k, v, { ...call, weights: (s) => softmax(s) });
+  };
+  return { name: "test mixer", attention, qkTransform: gains };
+}
+
+function randomize(params: Map<string, Tensor>, seed: number): void {
+  let s = seed;
+  for (const [name, t] of params) params.set(name, randn(t.shape, { seed: s++, std: 0.4 }));
+}
+
+/** The whole mixer by hand: [q | k | v] rows of qkv, gains, naive causal softmax attention, proj. */
+function naiveMixer(x: Tensor, p: Map<string, Tensor>, H: number, Hkv: number): number[] {
+  const [B, N, C] = x.shape;
+  const d = C / H;
+  const xs = nested(x) as unknown as Rows[];
+  const w = p.get("qkv.weight")!.toArray() as Rows;
+  const bias = p.get("qkv.bias")!.toArray() as number[];
+  const [qGain, kGain] = ["q_gain.weight", "k_gain.weight"].map((n) => p.get(n)!.toArray() as number[]);
+  const row = (b: number, n: number, r: number) => bias[r] + xs[b][n].reduce((acc, xc, c) => acc + xc * w[r][c], 0);
+  const heads = (start: number, count: number, gain?: number[]) =>
+    xs.map((_, b) =>
+      Array.from(
+        { length: count },
+        (_, h) =>
+          Array.from(
+            { length: N },
+            (_, n) => Array.from({ length: d }, (_, c) => row(b, n, (start + h) * d + c) * (gain?.[c] ?? 1)),
+          ),
+      )
+    );
+  const o = naiveAttention(heads(0, H, qGain), heads(H, Hkv, kGain), heads(H + Hkv, Hkv), {
+    causal: true,
+    queryOffset: 0,
+    weights: "softmax",
+  });
+  const pw = p.get("proj.weight")!.toArray() as Rows;
+  const pb = p.get("proj.bias")!.toArray() as number[];
+  const out: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        let s = pb[c];
+        for (let h = 0; h < H; h++) for (let e = 0; e < d; e++) s += o[b][h][n][e] * pw[c][h * d + e];
+        out.push(s);
+      }
+    }
+  }
+  return out;
+}
+
+test("dot-product mixer forward = the naive layer ([q | k | v] rows, GQA, q/k transform, proj)", () => {
+  const calls: { q: number[]; k: number[]; v: number[]; call: AttentionCall }[] = [];
+  const mixer = createDotProductMixer(spec({ qkvBias: true }), recordingOptions(calls));
+  randomize(mixer.parameters, 20); // also checks that parameters are read live, not captured
+  const x = randn([2, 5, 12], { seed: 8 });
+  const y = mixer.forward(x);
+  assertEquals(y.shape, [2, 5, 12]);
+  assertClose(y.toFloat32Array(), naiveMixer(x, mixer.parameters, 4, 2), { rtol: 1e-4, atol: 1e-5 });
+  assertEquals(calls, [{ q: [2, 4, 5, 3], k: [2, 2, 5, 3], v: [2, 2, 5, 3], call: { causal: true, queryOffset: 0 } }]);
+});
+
+test("dot-product mixer decode in chunks of 2, 1, 2 tokens equals the full forward; offsets are the cache length", () => {
+  const calls: { q: number[]; k: number[]; v: number[]; call: AttentionCall }[] = [];
+  const mixer = createDotProductMixer(spec({ qkvBias: true }), recordingOptions(calls));
+  randomize(mixer.parameters, 30);
+  const x = randn([2, 5, 12], { seed: 9 });
+  const full = nested(mixer.forward(x)) as unknown as Rows[];
+  const xs = nested(x) as unknown as Rows[];
+  using state = mixer.createState!(2);
+  let start = 0;
+  for (const length of [2, 1, 2]) {
+    const chunk = tensor(xs.map((rows) => rows.slice(start, start + length)));
+    const y = nested(mixer.step!(chunk, state)) as unknown as Rows[];
+    const expected = full.map((rows) => rows.slice(start, start + length));
+    assertClose(y.flat(2), expected.flat(2), { rtol: 1e-5, atol: 1e-6 }, `tokens ${start}..${start + length}`);
+    start += length;
+    assertEquals(state.length, start);
+  }
+  assertEquals(calls.slice(1).map((c) => [c.q[2], c.k[2], c.call.queryOffset]), [[2, 2, 0], [1, 3, 2], [2, 5, 3]]);
+});
+
+test("dot-product mixer: parameters in order (qkv, transform, proj), cost counts them, errors name the op", () => {
+  const options = recordingOptions([]);
+  const mixer = createDotProductMixer(spec({ qkvBias: true }), options);
+  assertEquals([...mixer.parameters].map(([name, t]) => [name, t.shape]), [
+    ["qkv.weight", [24, 12]],
+    ["qkv.bias", [24]],
+    ["q_gain.weight", [3]],
+    ["k_gain.weight", [3]],
+    ["proj.weight", [12, 12]],
+    ["proj.bias", [12]],
+  ]);
+  const cost = dotProductMixerCost(spec({ qkvBias: true }), options, 6);
+  assertEquals(cost.params, [...mixer.parameters.values()].reduce((n, t) => n + t.size, 0));
+  assertEquals(cost.flops, 2 * 6 * (24 + 12) * 12 + 4 * 4 * 21 * 3);
+  assertEquals(dotProductMixerCost(spec({ causal: false }), { name: "m", attention: options.attention }, 6), {
+    params: 24 * 12 + 12 * 12,
+    flops: 2 * 6 * (24 + 12) * 12 + 4 * 4 * 36 * 3,
+  });
+  assertThrows(() => mixer.forward(randn([1, 3, 8])), ShapeError, "test mixer forward", "[1, 3, 8]");
+  assertThrows(() => mixer.createState!(0), ShapeError, "test mixer createState");
+  const other = createDotProductMixer(spec(), options);
+  using foreign = other.createState!(1);
+  assertThrows(() => mixer.step!(randn([1, 1, 12]), foreign), ShapeError, "test mixer step", "state");
+  const bidirectional = createDotProductMixer(spec({ causal: false }), options);
+  assertEquals([bidirectional.createState, bidirectional.step], [undefined, undefined]);
+});
