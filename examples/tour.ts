@@ -29,6 +29,7 @@ function vitConfig(plugin: string): Record<string, unknown> {
     imageSize: 64,
     patchSize: 8,
     numClasses: 100,
+    classToken: false, // mean-pooled, so every family fits (FLatten has no class token)
     dim: 96,
     depth: 2,
     heads: 4,

@@ -20,6 +20,7 @@ import {
   parseAgentConfig,
 } from "./config.ts";
 import { createVisionAgentMixer } from "./mixer.ts";
+import { configs } from "./_configs.ts";
 
 export {
   type AgentConfig,
@@ -90,6 +91,6 @@ export const plugin: PluginManifest = {
   ops: { cpu: { createMixer: createAgentMixer } },
   cost: agentMixerCost,
   kernels: { sources: [], symbols: {} },
-  configs: {},
+  configs,
   baseUrl: new URL(".", import.meta.url).href,
 };
