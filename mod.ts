@@ -28,6 +28,7 @@ export { rand, randn, type RandomOptions, Rng } from "./core/random.ts";
 export * from "./core/ops.ts";
 export type { BinaryOp, Conv2dOptions, DeviceRequest, MatmulOptions, UnaryOp } from "./core/backend.ts";
 export { resolveDevice } from "./core/backend.ts";
+export { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "./core/backends/cpu/cpu_backend.ts";
 export { CudaBackend, type CudaMemoryStats, type LinearOptions } from "./core/backends/cuda/mod.ts";
 export type {
   FfiSymbol,
