@@ -6,7 +6,8 @@
  * @module
  */
 import { z } from "zod";
-import { add, concat, conv2d, mean, mul, narrow, permute } from "../core/ops.ts";
+import { ShapeError } from "../core/errors.ts";
+import { add, concat, conv2d, mean, mul, narrow, permute, resizeBilinear } from "../core/ops.ts";
 import type { MixerSpec, TokenMixer } from "../core/plugin.ts";
 import {
   type Architecture,
@@ -19,7 +20,7 @@ import type { Device, Tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionFieldSchema, attentionPerBlock, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
 import { geluMlp, layerNormAt, linear, param, ParamBuilder } from "./_params.ts";
-import { checkImages, disposeAll, ModelBase } from "./_model.ts";
+import { disposeAll, ModelBase } from "./_model.ts";
 import { CardSchema, checkAttention, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a ViT/DeiT model. */
@@ -109,7 +110,15 @@ export class VisionTransformer extends ModelBase<VitConfig> {
   /** Logits [B, numClasses] of images [B, C, H, W] (normalised with the card's mean and std). */
   forward(images: Tensor): Tensor {
     const c = this.config;
-    checkImages(this.name, images, c.inChannels, c.imageSize);
+    const [, channels, h, w] = images.shape;
+    if (images.ndim !== 4 || channels !== c.inChannels || h % c.patchSize !== 0 || w % c.patchSize !== 0) {
+      throw new ShapeError(
+        this.name,
+        `expected images [B, ${c.inChannels}, H, W] with H and W multiples of ${c.patchSize}, got [${
+          images.shape.join(", ")
+        }]`,
+      );
+    }
     const batch = images.shape[0];
     let x = this.#embed(images, batch);
     for (let i = 0; i < c.depth; i++) {
@@ -130,13 +139,35 @@ export class VisionTransformer extends ModelBase<VitConfig> {
     using patches = conv2d(images, param(p, "patch_embed.proj.weight"), p.get("patch_embed.proj.bias"), {
       stride: c.patchSize,
     });
-    const [gh, gw] = gridOf(c);
+    const [gh, gw] = [patches.shape[2], patches.shape[3]];
     using flat = patches.reshape([batch, c.dim, gh * gw]);
     using seq = permute(flat, [0, 2, 1]);
-    if (!c.classToken) return add(seq, param(p, "pos_embed"));
+    using posEmbed = this.#positionEmbedding(gh, gw);
+    if (!c.classToken) return add(seq, posEmbed);
     using cls = concat(Array(batch).fill(param(p, "cls_token")), 0);
     using tokens = concat([cls, seq], 1);
-    return add(tokens, param(p, "pos_embed"));
+    return add(tokens, posEmbed);
+  }
+
+  /**
+   * `pos_embed` for a gh × gw grid: as stored for the config's grid, else its grid part resized
+   * bilinearly (the class token's entry is kept). Families whose layers are built for one grid
+   * (agent, flatten) still reject other sizes with their own ShapeError.
+   */
+  #positionEmbedding(gh: number, gw: number): Tensor {
+    const c = this.config;
+    const stored = param(this.parameters, "pos_embed");
+    const [sh, sw] = gridOf(c);
+    if (gh === sh && gw === sw) return stored.reshape(stored.shape);
+    const extra = c.classToken ? 1 : 0;
+    using gridPart = narrow(stored, 1, extra, sh * sw);
+    using grid = permute(gridPart.reshape([1, sh, sw, c.dim]), [0, 3, 1, 2]);
+    using resized = resizeBilinear(grid, [gh, gw]);
+    using tokens = permute(resized, [0, 2, 3, 1]);
+    using flat = tokens.reshape([1, gh * gw, c.dim]);
+    if (!c.classToken) return flat.reshape(flat.shape);
+    using cls = narrow(stored, 1, 0, 1);
+    return concat([cls, flat], 1);
   }
 
   #block(i: number, x: Tensor): Tensor {

@@ -115,3 +115,53 @@ test("parity: HF TransNormerLLM logits and greedy generation", () => {
   assertEquals(model.generate([prompt], { maxNew: greedy.length }), [greedy], "greedy tokens");
   for (const t of extra.values()) t.dispose();
 });
+
+test("vit: other image sizes resize the position embedding; grid-built families refuse them", () => {
+  const config = {
+    name: "resize",
+    card,
+    architecture: "vit",
+    imageSize: 32,
+    patchSize: 8,
+    numClasses: 10,
+    dim: 48,
+    depth: 1,
+    heads: 3,
+    classToken: false,
+  };
+  using softmaxVit = buildModel({ ...config, attention: { plugin: "softmax" } }, { device: "cpu" }) as
+    & Model
+    & { forward(x: Tensor): Tensor };
+  // a pos_embed that is constant over the grid stays constant when resized, so a 48×48 image made
+  // of a 32×32 image's patches (here: all patches identical) gives the same mean-pooled logits
+  const pos = softmaxVit.parameters.get("pos_embed")!;
+  const values = pos.toFloat32Array();
+  for (let t = 1; t < 16; t++) values.copyWithin(t * 48, 0, 48);
+  softmaxVit.parameters.set("pos_embed", tensor(values, { shape: pos.shape }));
+  pos.dispose();
+  const patch = Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => Math.sin(i));
+  const image = (size: number): Tensor => {
+    const data = new Float32Array(3 * size * size);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) data[(c * size + y) * size + x] = patch[(c * 8 + (y % 8)) * 8 + (x % 8)];
+      }
+    }
+    return tensor(data, { shape: [1, 3, size, size] });
+  };
+  using small = image(32);
+  using large = image(48);
+  using a = softmaxVit.forward(small);
+  using b = softmaxVit.forward(large);
+  assertRelativeError(b.toFloat32Array(), a.toFloat32Array(), 1e-5, "logits at 48×48 vs 32×32");
+  using agentVit = buildModel({ ...config, attention: { plugin: "agent", agentNum: 4 } }, { device: "cpu" }) as
+    & Model
+    & { forward(x: Tensor): Tensor };
+  let refused = false;
+  try {
+    agentVit.forward(large).dispose();
+  } catch (err) {
+    refused = (err as Error).name === "ShapeError";
+  }
+  assertEquals(refused, true, "agent ViT at another grid throws a ShapeError");
+});
