@@ -92,6 +92,9 @@ test("cpu matmul: large products use the workers and equal the single-thread res
       using single = matmul(a, b, { transA, transB });
       assertEquals(cpuParallelJobs(), jobs, "one thread runs no parallel job");
       setCpuThreads(2);
+      // an idle Deno worker closes itself; on a loaded machine its restart can outlast the
+      // pool's wait, so make sure it runs before asserting that it took part
+      assertEquals(await startCpuWorkers(), 2, "the worker runs");
       using parallel = matmul(a, b, { transA, transB });
       assert(cpuParallelJobs() === jobs + 1, "the product ran on the worker pool");
       assertEquals([...parallel.toTypedArray()], [...single.toTypedArray()], "parallel equals single-thread");
