@@ -23,7 +23,7 @@ function softmaxAttentionFunction(config: SoftmaxConfig): AttentionFunction {
     return eagerAttention(q, k, v, {
       causal,
       queryOffset,
-      scoreOffset: slopes && ((head, distance) => -slopes[head] * Math.abs(distance)),
+      scoreOffset: slopes === undefined ? undefined : (head, distance) => -slopes[head] * Math.abs(distance),
       weights: (scores) => softmax(scores, -1),
     });
   };
