@@ -9,7 +9,7 @@ import { createModel, listModels, type Model, modelConfig, modelInfo } from "../
 import { type Tensor, tensor } from "../core/tensor.ts";
 import type { DType } from "../core/dtype.ts";
 import "../mod.ts";
-import { LanguageModel } from "../models/lm.ts";
+import { type GenerateOptions, LanguageModel, type LmConfig } from "../models/lm.ts";
 import { type Args, flagInt, flagString, onlyFlags, parseArgs } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 
@@ -147,16 +147,20 @@ function run(args: Args, print: Print): void {
   ]);
   const name = oneName(args);
   const config = modelConfig(name);
+  // every argument is checked, and the image read, before the (slow) model build
+  const request = config.architecture === "lm" ? generationRequest(args, config as LmConfig) : undefined;
+  const size = (config as { imageSize?: number }).imageSize ?? 224;
+  const imagePath = flagString(args, "image");
+  using host = request !== undefined
+    ? undefined
+    : imagePath !== undefined
+    ? readImage(imagePath, size, config.card)
+    : randn([1, 3, size, size], { seed: 1 });
   const start = performance.now();
   using model = createModel(name, modelOptions(args));
   print(`${name}: built on ${model.device} in ${(performance.now() - start).toFixed(0)} ms`);
-  if (model instanceof LanguageModel) return generate(model, args, print);
-  const size = (config as { imageSize?: number }).imageSize ?? 224;
-  const imagePath = flagString(args, "image");
-  using host = imagePath !== undefined
-    ? readImage(imagePath, size, config.card)
-    : randn([1, 3, size, size], { seed: 1 });
-  using images = toDevice(host, model.device);
+  if (model instanceof LanguageModel) return generate(model, request!, print);
+  using images = toDevice(host!, model.device);
   const t0 = performance.now();
   using logits = (model as Model & { forward(x: Tensor): Tensor }).forward(images);
   using probs = softmax(logits, -1);
@@ -167,25 +171,39 @@ function run(args: Args, print: Print): void {
   }
 }
 
-function generate(model: LanguageModel, args: Args, print: Print): void {
+interface GenerationRequest {
+  tokens: number[];
+  options: GenerateOptions;
+}
+
+function generationRequest(args: Args, config: LmConfig): GenerationRequest {
   const tokens = parseTokens(flagString(args, "tokens") ?? "1");
-  const vocab = model.config.vocabSize;
-  const bad = tokens.find((t) => t >= vocab);
-  if (bad !== undefined) throw new UsageError(`token ${bad} is outside the vocabulary of ${vocab}`);
-  const maxNew = flagInt(args, "max-new", 16);
+  const bad = tokens.find((t) => t >= config.vocabSize);
+  if (bad !== undefined) throw new UsageError(`token ${bad} is outside the vocabulary of ${config.vocabSize}`);
   const temperature = Number(flagString(args, "temperature") ?? 0);
+  const topP = Number(flagString(args, "top-p") ?? 1);
+  if (!(temperature >= 0)) throw new UsageError(`--temperature must be ≥ 0`);
+  if (!(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1]`);
+  return {
+    tokens,
+    options: {
+      maxNew: flagInt(args, "max-new", 16),
+      temperature,
+      topK: flagInt(args, "top-k", 1_000_000_000),
+      topP,
+      seed: flagInt(args, "seed", 1),
+    },
+  };
+}
+
+function generate(model: LanguageModel, { tokens, options }: GenerationRequest, print: Print): void {
   const t0 = performance.now();
-  const [out] = model.generate([tokens], {
-    maxNew,
-    temperature,
-    topK: flagInt(args, "top-k", 1_000_000_000),
-    topP: Number(flagString(args, "top-p") ?? 1),
-    seed: flagInt(args, "seed", 1),
-  });
+  const [out] = model.generate([tokens], options);
   const seconds = (performance.now() - t0) / 1000;
   print(`prompt:    ${tokens.join(",")}`);
   print(`generated: ${out.join(",")}`);
-  print(`${(out.length / seconds).toFixed(1)} tokens/s (${temperature > 0 ? "sampled" : "greedy"}, prefill included)`);
+  const mode = (options.temperature ?? 0) > 0 ? "sampled" : "greedy";
+  print(`${(out.length / seconds).toFixed(1)} tokens/s (${mode}, prefill included)`);
 }
 
 function bench(args: Args, print: Print): void {

@@ -6,9 +6,9 @@ import { ConfigError, ShapeError } from "../../../core/errors.ts";
 import { concat, narrow } from "../../../core/ops.ts";
 import type { MixerSpec, TokenMixer } from "../../../core/plugin.ts";
 import { randn } from "../../../core/random.ts";
-import { registerPlugin } from "../../../core/registry.ts";
+import { listPlugins, registerPlugin } from "../../../core/registry.ts";
 import { numel, type Tensor, tensor } from "../../../core/tensor.ts";
-import type { AgentScanState } from "../../../plugins/agent/_scan.ts";
+import type { AgentOpScanState } from "../../../plugins/agent/_op_scan.ts";
 import {
   agentGeometry,
   agentLayerReference,
@@ -175,11 +175,12 @@ test("causal agent mixer: decode state size does not grow with the sequence", ()
   const sizes: number[] = [];
   for (let t = 0; t < 40; t++) {
     mixer.step!(randn([1, 1, 12], { seed: t }), state).dispose();
-    const inner = state as unknown as { scan: AgentScanState; tail: Tensor };
-    sizes.push(inner.scan.numerator.length + inner.scan.sum.length + inner.scan.max.length + inner.tail.size);
+    const inner = state as unknown as { scan: AgentOpScanState; tail: Tensor };
+    sizes.push(inner.scan.agentValues!.size + inner.scan.logNormaliser!.size + inner.tail.size);
   }
   assert(sizes.every((s) => s === sizes[0]), `state sizes ${[...new Set(sizes)]}`);
-  assert(sizes[0] === 3 * 5 * (4 + 2) + 12 * 2, `state holds ${sizes[0]} numbers`);
+  // per head and agent: V_A (e = 4) and the log-normaliser; the conv keeps K − 1 = 2 values per channel
+  assert(sizes[0] === 3 * 5 * (4 + 1) + 12 * 2, `state holds ${sizes[0]} numbers`);
 });
 
 test("causal agent mixer step rejects a foreign state and a batch mismatch", () => {
@@ -194,7 +195,8 @@ test("causal agent mixer step rejects a foreign state and a batch mismatch", () 
 });
 
 test("agent manifest validates, cost counts the parameters the mixers create", () => {
-  registerPlugin(plugin);
+  // in one process with the other suites (Bun) mod.ts may have registered it already
+  if (!listPlugins().some((p) => p.name === plugin.name)) registerPlugin(plugin);
   for (
     const [s, config] of [
       [spec({ grid: [8, 8], classToken: true, qkvBias: true }), { agentNum: 9 }],
