@@ -3,7 +3,7 @@
 import { add, gelu, layerNorm, matmul, mul, rmsNorm, silu, toDevice } from "../core/ops.ts";
 import { Rng } from "../core/random.ts";
 import type { DType } from "../core/dtype.ts";
-import { type Device, type Tensor, tensor } from "../core/tensor.ts";
+import { type Device, numel, type Tensor, tensor } from "../core/tensor.ts";
 
 /** Builds the named parameters of a model: seeded initialisers, then moved to the device. */
 export class ParamBuilder {
@@ -23,18 +23,12 @@ export class ParamBuilder {
 
   /** Truncated normal (±2σ), timm's default for linear and embedding weights. */
   truncNormal(name: string, shape: readonly number[], std = 0.02): Tensor {
-    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < values.length; i++) {
-      let v: number;
-      do v = this.#rng.normal(); while (Math.abs(v) > 2);
-      values[i] = v * std;
-    }
-    return this.#put(name, values, shape);
+    return this.#put(name, this.#rng.fillTruncatedNormal(new Float32Array(numel(shape)), std), shape);
   }
 
   /** A constant tensor (zeros for biases, ones for norm weights, γ for LayerScale). */
   constant(name: string, shape: readonly number[], value: number): Tensor {
-    return this.#put(name, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value), shape);
+    return this.#put(name, new Float32Array(numel(shape)).fill(value), shape);
   }
 
   /** A Linear layer's `weight` [out, in] and optional `bias` [out]. */

@@ -15,7 +15,7 @@ export interface ParameterSpec {
   name: string;
   /** Shape of the tensor. */
   shape: readonly number[];
-  /** `truncNormal`: N(0, 0.02²) redrawn outside ±2 std; `zeros` and `ones`: constants. */
+  /** `truncNormal`: N(0, 0.02²) truncated at ±2 std; `zeros` and `ones`: constants. */
   init: "truncNormal" | "zeros" | "ones";
 }
 
@@ -23,13 +23,7 @@ export interface ParameterSpec {
 const weightStd = 0.02;
 
 function truncNormal(rng: Rng, shape: readonly number[]): Float32Array {
-  const values = new Float32Array(numel(shape));
-  for (let i = 0; i < values.length; i++) {
-    let z = rng.normal();
-    while (Math.abs(z) > 2) z = rng.normal();
-    values[i] = weightStd * z;
-  }
-  return values;
+  return rng.fillTruncatedNormal(new Float32Array(numel(shape)), weightStd);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { DisposedTensorError, DTypeError, ShapeError } from "../../core/errors.ts";
-import { randn } from "../../core/random.ts";
+import { randn, Rng } from "../../core/random.ts";
 import { arange, full, ones, tensor, zeros } from "../../core/tensor.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { test } from "../_harness.ts";
@@ -94,4 +94,15 @@ test("randn: reproducible from the seed, standard moments", () => {
   const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / x.length;
   assert(Math.abs(mean) < 0.03, `mean ${mean}`);
   assert(Math.abs(variance - 1) < 0.05, `variance ${variance}`);
+});
+
+test("Rng.fillTruncatedNormal: the quantiles of N(0, 1) truncated at ±2, and nothing beyond", () => {
+  const x = new Rng(5).fillTruncatedNormal(new Float32Array(200_000), 1).sort();
+  // Φ⁻¹(Φ(−2) + u·(Φ(2) − Φ(−2))), computed with erf outside this code base
+  const expected: [number, number][] = [[0.1, -1.18403], [0.25, -0.63911], [0.5, 0], [0.75, 0.63911], [0.99, 1.84808]];
+  for (const [u, q] of expected) {
+    const got = x[Math.floor(u * x.length)];
+    assert(Math.abs(got - q) < 0.01, `quantile ${u}: ${got} vs ${q}`);
+  }
+  assert(x[0] >= -2 && x[x.length - 1] <= 2, "values stay within ±2");
 });
