@@ -78,10 +78,10 @@ function info(args: Args, print: Print): void {
   onlyFlags(args, []);
   const i = modelInfo(oneName(args));
   print(`${i.name}  (${i.architecture}, plugin ${i.plugin}, ${i.source})`);
-  print(`  params  ${i.params.toLocaleString("en-US")} (${human(i.params)})`);
-  print(`  FLOPs   ${human(i.flops)} per ${i.per}`);
+  print(`  params         ${i.params.toLocaleString("en-US")} (${human(i.params)})`);
+  print(`  FLOPs          ${human(i.flops)} per ${i.per}`);
   for (const [key, value] of Object.entries(i.card)) {
-    print(`  ${key.padEnd(8)}${typeof value === "string" ? value : JSON.stringify(value)}`);
+    print(`  ${key.padEnd(15)}${typeof value === "string" ? value : JSON.stringify(value)}`);
   }
 }
 
