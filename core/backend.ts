@@ -11,7 +11,19 @@ import type { Device, Tensor } from "./tensor.ts";
 import { loadCudaBackend } from "./backends/cuda/mod.ts";
 
 /** Elementwise unary functions. */
-export type UnaryOp = "exp" | "sigmoid" | "relu" | "tanh" | "silu" | "neg" | "sqrt" | "rsqrt" | "abs";
+export type UnaryOp =
+  | "exp"
+  | "sigmoid"
+  | "relu"
+  | "tanh"
+  | "silu"
+  | "neg"
+  | "sqrt"
+  | "rsqrt"
+  | "abs"
+  | "log"
+  | "cos"
+  | "sin";
 
 /** Elementwise binary functions, with NumPy/PyTorch broadcasting. */
 export type BinaryOp = "add" | "sub" | "mul" | "div";

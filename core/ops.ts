@@ -86,6 +86,12 @@ export const relu: (x: Tensor) => Tensor = unary("relu");
 export const tanh: (x: Tensor) => Tensor = unary("tanh");
 /** Elementwise x·σ(x). */
 export const silu: (x: Tensor) => Tensor = unary("silu");
+/** Elementwise natural logarithm. */
+export const log: (x: Tensor) => Tensor = unary("log");
+/** Elementwise cosine (radians). */
+export const cos: (x: Tensor) => Tensor = unary("cos");
+/** Elementwise sine (radians). */
+export const sin: (x: Tensor) => Tensor = unary("sin");
 
 /** GELU, exact (`"none"`, the default) or the tanh approximation. */
 export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {

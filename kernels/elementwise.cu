@@ -20,7 +20,8 @@ struct Broadcast {
 };
 
 enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
-enum UnaryOp { kExp = 0, kSigmoid = 1, kRelu = 2, kTanh = 3, kSilu = 4, kNeg = 5, kSqrt = 6, kRsqrt = 7, kAbs = 8 };
+enum UnaryOp { kExp = 0, kSigmoid = 1, kRelu = 2, kTanh = 3, kSilu = 4, kNeg = 5, kSqrt = 6, kRsqrt = 7, kAbs = 8,
+               kLog = 9, kCos = 10, kSin = 11 };
 
 __device__ __forceinline__ float apply_binary(int op, float a, float b) {
   switch (op) {
@@ -74,8 +75,14 @@ __device__ __forceinline__ float apply_unary(int op, float x) {
       return sqrtf(x);
     case kRsqrt:
       return rsqrtf(x);
-    default:
+    case kAbs:
       return fabsf(x);
+    case kLog:
+      return logf(x);
+    case kCos:
+      return cosf(x);
+    default:
+      return sinf(x);
   }
 }
 
@@ -194,10 +201,11 @@ AZ_API int attnzoo_binary(int op, int dtype, int ndim, const int64_t* out_shape,
   return AZ_OK;
 }
 
-/** out = f(x) for the unary op code (exp, sigmoid, relu, tanh, silu, neg, sqrt, rsqrt, abs). */
+/** out = f(x) for the unary op code (exp, sigmoid, relu, tanh, silu, neg, sqrt, rsqrt, abs, log, cos,
+ * sin). */
 AZ_API int attnzoo_unary(int op, int dtype, uint64_t x, uint64_t out, int64_t n) {
   AZ_REQUIRE_FLOAT("unary", dtype);
-  if (op < kExp || op > kAbs) return az_fail(AZ_INVALID, "unary", "unknown op code %d", op);
+  if (op < kExp || op > kSin) return az_fail(AZ_INVALID, "unary", "unknown op code %d", op);
   if (n == 0) return AZ_OK;
   AZ_DISPATCH_FLOAT(dtype, unary_kernel<scalar_t><<<az_blocks(n, kThreads), kThreads, 0, az_stream()>>>(
                                op, az_ptr<scalar_t>(x), az_ptr<scalar_t>(out), n));

@@ -1,4 +1,5 @@
-// The linear-time core of causal agent attention: per batch, head and agent a running max m,
+// The linear-time core of causal agent attention in plain loops (the reference of _op_scan.ts,
+// which the mixers run): per batch, head and agent a running max m,
 // running sum l and running numerator u (like online softmax), so the aggregation softmax is
 // normalised over the visible prefix. O(n·e) state per head, O(n·(d + e)) work per token.
 

@@ -6,12 +6,12 @@
  * @module
  */
 import { ShapeError } from "../../core/errors.ts";
-import { add, causalConv1d, concat, matmul, narrow, permute, scale, softmax, toDevice } from "../../core/ops.ts";
+import { add, cast, causalConv1d, concat, matmul, narrow, permute, scale, softmax, toDevice } from "../../core/ops.ts";
 import type { MixerSpec, MixerState, TokenMixer } from "../../core/plugin.ts";
-import { fmtShape, type Tensor, tensor, zeros } from "../../core/tensor.ts";
+import { fmtShape, type Tensor, zeros } from "../../core/tensor.ts";
 import { linear, mergeHeads, param, splitHeads } from "./_layers.ts";
 import { initParameters } from "./_params.ts";
-import { agentScan, AgentScanState } from "./_scan.ts";
+import { agentOpScan, AgentOpScanState, CausalMasks } from "./_op_scan.ts";
 import { type AgentConfig, checkHeads } from "./config.ts";
 
 /** Official-style names and shapes of the causal layer's parameters. */
@@ -36,8 +36,9 @@ export function createCausalAgentMixer(spec: MixerSpec, config: AgentConfig): To
 /** Decode state: the scan statistics and the last K−1 values [B, C, K−1] for the conv. */
 class CausalAgentState implements MixerState {
   length = 0;
-  constructor(readonly batch: number, readonly scan: AgentScanState, public tail: Tensor | undefined) {}
+  constructor(readonly batch: number, readonly scan: AgentOpScanState, public tail: Tensor | undefined) {}
   [Symbol.dispose](): void {
+    this.scan[Symbol.dispose]();
     this.tail?.dispose();
     this.tail = undefined;
   }
@@ -46,14 +47,16 @@ class CausalAgentState implements MixerState {
 class CausalAgentMixer implements TokenMixer {
   readonly #heads: number;
   readonly #kernel: number;
+  readonly #masks: CausalMasks;
   constructor(readonly spec: MixerSpec, readonly config: AgentConfig, readonly parameters: Map<string, Tensor>) {
     this.#heads = spec.heads;
     this.#kernel = config.kernelSize;
+    this.#masks = new CausalMasks(spec.device);
   }
 
   forward(x: Tensor): Tensor {
     this.#check(x, "forward");
-    const state = this.#freshScan(x.shape[0]);
+    using state = new AgentOpScanState();
     const [attended, v] = this.#attend(x, state);
     using _a = attended;
     using _v = v;
@@ -66,7 +69,7 @@ class CausalAgentMixer implements TokenMixer {
     if (!Number.isInteger(batch) || batch <= 0) throw new ShapeError("agent.createState", `batch ${batch} must be ≥ 1`);
     const k = this.#kernel;
     const tail = k > 1 ? this.#onDevice(zeros([batch, this.spec.dim, k - 1], this.spec.dtype)) : undefined;
-    return new CausalAgentState(batch, this.#freshScan(batch), tail);
+    return new CausalAgentState(batch, new AgentOpScanState(), tail);
   }
 
   step(x: Tensor, state: MixerState): Tensor {
@@ -106,10 +109,6 @@ class CausalAgentMixer implements TokenMixer {
     }
   }
 
-  #freshScan(batch: number): AgentScanState {
-    return new AgentScanState(batch * this.#heads, this.config.agentNum, this.spec.dim / this.#heads);
-  }
-
   #onDevice(t: Tensor): Tensor {
     if (this.spec.device === "cpu") return t;
     using _host = t;
@@ -117,7 +116,7 @@ class CausalAgentMixer implements TokenMixer {
   }
 
   /** Attention output [B, T, C] and v [B, T, C] of T new tokens, advancing the scan. */
-  #attend(x: Tensor, scan: AgentScanState): [Tensor, Tensor] {
+  #attend(x: Tensor, scan: AgentOpScanState): [Tensor, Tensor] {
     const p = this.parameters;
     const c = this.spec.dim;
     const [b, tokens] = x.shape;
@@ -136,14 +135,14 @@ class CausalAgentMixer implements TokenMixer {
     using queryScores = matmul(qh, agents, { transB: true });
     using queryScaled = scale(queryScores, s);
     using queryProbs = softmax(queryScaled, -1);
-    const out = agentScan(
-      keyScaled.toFloat32Array(),
-      queryProbs.toFloat32Array(),
-      vh.toFloat32Array(),
-      tokens,
-      scan,
-    );
-    using heads = this.#onDevice(tensor(out, { shape: [b, this.#heads, tokens, c / this.#heads], dtype: x.dtype }));
+    const bh = b * this.#heads;
+    const e = c / this.#heads;
+    using scores = keyScaled.reshape([bh, this.config.agentNum, tokens]);
+    using probs = queryProbs.reshape([bh, tokens, this.config.agentNum]);
+    using values = vh.reshape([bh, tokens, e]);
+    using out32 = agentOpScan(scores, probs, values, scan, this.#masks);
+    using out = out32.dtype === x.dtype ? out32.reshape(out32.shape) : cast(out32, x.dtype);
+    using heads = out.reshape([b, this.#heads, tokens, e]);
     return [mergeHeads(heads), v];
   }
 
@@ -156,5 +155,6 @@ class CausalAgentMixer implements TokenMixer {
 
   [Symbol.dispose](): void {
     for (const t of this.parameters.values()) t.dispose();
+    this.#masks[Symbol.dispose]();
   }
 }

@@ -88,7 +88,7 @@ export const plugin: PluginManifest = {
   },
   supports: { causal: true, nonCausal: true },
   configSchema: AgentConfigSchema,
-  ops: { cpu: { createMixer: createAgentMixer } },
+  ops: { cpu: { createMixer: createAgentMixer }, cuda: { createMixer: createAgentMixer } },
   cost: agentMixerCost,
   kernels: { sources: [], symbols: {} },
   configs,

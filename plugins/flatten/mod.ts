@@ -43,7 +43,7 @@ export const plugin: PluginManifest = {
   },
   supports: { causal: true, nonCausal: true },
   configSchema: flattenConfigSchema,
-  ops: { cpu: { createMixer: createFlattenMixer } },
+  ops: { cpu: { createMixer: createFlattenMixer }, cuda: { createMixer: createFlattenMixer } },
   cost: flattenMixerCost,
   kernels: { sources: [], symbols: {} },
   configs,

@@ -4,22 +4,38 @@
  * LRPE on q and k where the layer uses it (`lrpe.theta`); lightning attention with the layer's
  * released decay; SRMSNorm (or LayerNorm `norm.*`) over all heads; the gate u ⊙ ·; `out_proj`
  * Linear(hidden → C, no bias). Causal mixers decode with an f32 state [B, H, d_qk, d] per layer:
- * O(d_qk·d) per head and token, whatever the context length.
+ * O(d_qk·d) per head and token, whatever the context length. Everything runs on core ops, on the
+ * device that holds the parameters.
  *
  * @module
  */
-import { ConfigError, DeviceUnavailableError, DTypeError, ShapeError } from "../../core/errors.ts";
+import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
 import type { MixerCost, MixerSpec, MixerState, TokenMixer } from "../../core/plugin.ts";
-import { matmul } from "../../core/ops.ts";
+import {
+  add,
+  affine,
+  cast,
+  concat,
+  cos,
+  exp,
+  layerNorm,
+  matmul,
+  mul,
+  narrow,
+  permute,
+  relu,
+  rmsNorm,
+  sigmoid,
+  silu,
+  sin,
+  toDevice,
+} from "../../core/ops.ts";
 import { randn } from "../../core/random.ts";
 import { fmtShape, full, type Tensor, tensor, zeros } from "../../core/tensor.ts";
-import { activation, layerNormRows, srmsNormRows } from "./_dense.ts";
-import type { Geometry } from "./_geometry.ts";
-import { bidirectionalScan, causalBlocked, recurrentSteps } from "./_kernels.ts";
-import { type LightningConfig, parseLightningConfig, usesLrpe } from "./config.ts";
+import { bidirectionalAttention, causalAttention, DecayTables } from "./_op_attention.ts";
+import { type Activation, type LightningConfig, parseLightningConfig, usesLrpe } from "./config.ts";
 import { layerDecayRates } from "./decay.ts";
-import { lrpeRows, lrpeTheta } from "./lrpe.ts";
-import { LightningState } from "./reference.ts";
+import { lrpeTheta } from "./lrpe.ts";
 
 const SOURCE = "lightning mixer";
 /** SRMSNorm eps of the official `SimpleRMSNorm`; LayerNorm keeps PyTorch's 1e-5. */
@@ -66,14 +82,19 @@ function layoutOf(spec: MixerSpec, config: LightningConfig): Layout {
 function createParameters(spec: MixerSpec, config: LightningConfig, layout: Layout): Map<string, Tensor> {
   const { dim, hidden, heads, headDim } = layout;
   const seed = (i: number) => (spec.seed * 8 + i) >>> 0;
+  const onDevice = (host: Tensor): Tensor => {
+    if (spec.device === "cpu") return host;
+    using _host = host;
+    return toDevice(host, spec.device);
+  };
   const params = new Map<string, Tensor>([
-    ["qkvu_proj.weight", randn([4 * hidden, dim], { seed: seed(0), std: INIT_STD, dtype: spec.dtype })],
-    ["out_proj.weight", randn([dim, hidden], { seed: seed(1), std: INIT_STD, dtype: spec.dtype })],
+    ["qkvu_proj.weight", onDevice(randn([4 * hidden, dim], { seed: seed(0), std: INIT_STD, dtype: spec.dtype }))],
+    ["out_proj.weight", onDevice(randn([dim, hidden], { seed: seed(1), std: INIT_STD, dtype: spec.dtype }))],
   ]);
-  if (layout.lrpe) params.set("lrpe.theta", lrpeTheta(heads, headDim, spec.dtype));
+  if (layout.lrpe) params.set("lrpe.theta", onDevice(lrpeTheta(heads, headDim, spec.dtype)));
   if (config.normType === "layernorm") {
-    params.set("norm.weight", full([hidden], 1, spec.dtype));
-    params.set("norm.bias", zeros([hidden], spec.dtype));
+    params.set("norm.weight", onDevice(full([hidden], 1, spec.dtype)));
+    params.set("norm.bias", onDevice(zeros([hidden], spec.dtype)));
   }
   return params;
 }
@@ -89,18 +110,57 @@ export function lightningMixerCost(spec: MixerSpec, rawConfig: unknown, tokens: 
   return { params, flops: 2 * tokens * dim * 5 * hidden + attention };
 }
 
+/** Decode state: the f32 attention state [B, H, d_qk, d] (absent before the first token) and the position. */
+class LightningMixerState implements MixerState {
+  kv: Tensor | undefined;
+  length = 0;
+  disposed = false;
+  constructor(readonly batch: number) {}
+  [Symbol.dispose](): void {
+    this.kv?.dispose();
+    this.kv = undefined;
+    this.disposed = true;
+  }
+}
+
+/** The q/k feature map from core ops; ELU as relu(x) + exp(−relu(−x)) − 1 (exp(min(x, 0)) never overflows). */
+function featureMap(kind: Activation): (x: Tensor) => Tensor {
+  switch (kind) {
+    case "swish":
+    case "silu":
+      return silu;
+    case "relu":
+      return relu;
+    case "sigmoid":
+      return sigmoid;
+    case "elu":
+    case "1+elu":
+      return (x) => {
+        using positive = relu(x);
+        using flipped = affine(x, -1);
+        using negativePart = relu(flipped);
+        using minimum = affine(negativePart, -1);
+        using expMin = exp(minimum);
+        using sum = add(positive, expMin);
+        return kind === "elu" ? affine(sum, 1, -1) : sum.reshape(sum.shape);
+      };
+  }
+}
+
 /** Creates a lightning (TransNormerLLM) token mixer for `spec` with a (raw or parsed) config. */
 export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): TokenMixer {
-  if (spec.device !== "cpu") throw new DeviceUnavailableError(spec.device, "the lightning plugin has CPU ops only");
   const config = parseLightningConfig(rawConfig, SOURCE);
   const layout = layoutOf(spec, config);
-  const rates = layerDecayRates(spec.heads, spec.layer, spec.layers);
+  const tables = new DecayTables(layerDecayRates(spec.heads, spec.layer, spec.layers), spec.dtype, spec.device);
   const parameters = createParameters(spec, config, layout);
-  const act = activation(config.actFun);
-  const states = new WeakSet<LightningState>();
-  const { dim, hidden, heads, headDim, qkDim } = layout;
-
-  const weight = (name: string): Float32Array => parameters.get(name)!.toFloat32Array();
+  const act = featureMap(config.actFun);
+  const states = new WeakSet<LightningMixerState>();
+  const { dim, hidden, heads } = layout;
+  const param = (name: string): Tensor => {
+    const t = parameters.get(name);
+    if (t === undefined) throw new ShapeError(SOURCE, `parameter ${name} was removed`);
+    return t;
+  };
 
   const checkInput = (op: string, x: Tensor): [number, number] => {
     if (x.ndim !== 3 || x.shape[2] !== dim) {
@@ -115,88 +175,98 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
     return [x.shape[0], x.shape[1]];
   };
 
-  /** Projections, feature map and LRPE: q, k [B, H, N, qkDim], v [B, H, N, headDim], u [B·N, hidden]. */
-  const project = (x: Tensor, batch: number, length: number, offset: number) => {
-    const rows = batch * length;
-    using projected = matmul(x, parameters.get("qkvu_proj.weight")!, { transB: true });
-    const qkvu = projected.toFloat32Array();
-    const split = (part: number, map?: (v: number) => number): Float32Array => {
-      const out = new Float32Array(rows * hidden);
-      for (let b = 0; b < batch; b++) {
-        for (let t = 0; t < length; t++) {
-          const src = (b * length + t) * 4 * hidden + part * hidden;
-          for (let h = 0; h < heads; h++) {
-            const dst = ((b * heads + h) * length + t) * headDim;
-            for (let c = 0; c < headDim; c++) {
-              const value = qkvu[src + h * headDim + c];
-              out[dst + c] = map === undefined ? value : map(value);
-            }
-          }
-        }
-      }
-      return out;
-    };
-    let q = split(0, act);
-    let k = split(1, act);
-    const v = split(2);
-    const u = new Float32Array(rows * hidden);
-    for (let r = 0; r < rows; r++) u.set(qkvu.subarray(r * 4 * hidden + 3 * hidden, (r + 1) * 4 * hidden), r * hidden);
+  /** [B, N, hidden] → [B, H, N, hidden/H]. */
+  const splitHeads = (x: Tensor): Tensor => {
+    const [b, n] = x.shape;
+    using view = x.reshape([b, n, heads, hidden / heads]);
+    return permute(view, [0, 2, 1, 3]);
+  };
+
+  /** LRPE on x [B, H, N, d] for positions offset … offset + N − 1: [x·cos(θt), x·sin(θt)]. */
+  const lrpe = (x: Tensor, offset: number): Tensor => {
+    const length = x.shape[2];
+    const positions = Float32Array.from({ length }, (_, t) => offset + t);
+    using hostPositions = tensor(positions, { shape: [length, 1] });
+    using place = spec.device === "cpu" ? undefined : toDevice(hostPositions, spec.device);
+    const theta = param("lrpe.theta");
+    using theta32 = theta.dtype === "f32" ? undefined : cast(theta, "f32");
+    // the angle θ·t in f32, as the official code forms it
+    using angle = mul(theta32 ?? theta, place ?? hostPositions);
+    using cos32 = cos(angle);
+    using sin32 = sin(angle);
+    using cosT = x.dtype === "f32" ? undefined : cast(cos32, x.dtype);
+    using sinT = x.dtype === "f32" ? undefined : cast(sin32, x.dtype);
+    using real = mul(x, cosT ?? cos32);
+    using imaginary = mul(x, sinT ?? sin32);
+    return concat([real, imaginary], 3);
+  };
+
+  /** Projections, feature map and LRPE: q, k [B, H, N, qkDim], v [B, H, N, headDim], u [B, N, hidden]. */
+  const project = (x: Tensor, offset: number): [Tensor, Tensor, Tensor, Tensor] => {
+    using qkvu = matmul(x, param("qkvu_proj.weight"), { transB: true });
+    using qRaw = narrow(qkvu, 2, 0, hidden);
+    using kRaw = narrow(qkvu, 2, hidden, hidden);
+    using vRaw = narrow(qkvu, 2, 2 * hidden, hidden);
+    using qAct = act(qRaw);
+    using kAct = act(kRaw);
+    const u = narrow(qkvu, 2, 3 * hidden, hidden);
+    const v = splitHeads(vRaw);
+    let q = splitHeads(qAct);
+    let k = splitHeads(kAct);
     if (layout.lrpe) {
-      const theta = weight("lrpe.theta");
-      q = lrpeRows(q, batch, heads, length, headDim, theta, offset);
-      k = lrpeRows(k, batch, heads, length, headDim, theta, offset);
+      using qPlain = q;
+      using kPlain = k;
+      q = lrpe(qPlain, offset);
+      k = lrpe(kPlain, offset);
     }
-    return { q, k, v, u };
+    return [q, k, v, u];
   };
 
-  /** Merges heads, norms over all of them, gates with u and projects back to C. */
-  const finish = (o: Float32Array, u: Float32Array, batch: number, length: number, dtype: Tensor["dtype"]): Tensor => {
-    const rows = batch * length;
-    const merged = new Float32Array(rows * hidden);
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        for (let t = 0; t < length; t++) {
-          const src = ((b * heads + h) * length + t) * headDim;
-          merged.set(o.subarray(src, src + headDim), (b * length + t) * hidden + h * headDim);
-        }
-      }
-    }
-    if (config.normType === "layernorm") {
-      layerNormRows(merged, hidden, weight("norm.weight"), weight("norm.bias"), LAYER_NORM_EPS);
-    } else {
-      srmsNormRows(merged, hidden, SRMS_EPS);
-    }
-    for (let i = 0; i < merged.length; i++) merged[i] *= u[i];
-    using gated = tensor(merged, { shape: [batch, length, hidden], dtype });
-    return matmul(gated, parameters.get("out_proj.weight")!, { transB: true });
+  /** Merges heads of o [B, H, N, e], norms over all of them, gates with u and projects back to C. */
+  const finish = (o: Tensor, u: Tensor): Tensor => {
+    const [b, , n] = o.shape;
+    using tokensFirst = permute(o, [0, 2, 1, 3]);
+    using merged = tokensFirst.reshape([b, n, hidden]);
+    using normed = config.normType === "layernorm"
+      ? layerNorm(merged, param("norm.weight"), param("norm.bias"), LAYER_NORM_EPS)
+      : rmsNorm(merged, undefined, SRMS_EPS);
+    using gated = mul(normed, u);
+    return matmul(gated, param("out_proj.weight"), { transB: true });
   };
-
-  const geometry = (batch: number, length: number): Geometry => ({ batch, heads, length, d: qkDim, e: headDim });
 
   const mixer: TokenMixer = {
     parameters,
     forward(x: Tensor): Tensor {
-      const [batch, length] = checkInput("forward", x);
-      const { q, k, v, u } = project(x, batch, length, 0);
-      const g = geometry(batch, length);
-      const o = spec.causal ? causalBlocked(g, q, k, v, rates, config.blockSize) : bidirectionalScan(g, q, k, v, rates);
-      return finish(o, u, batch, length, x.dtype);
+      checkInput("forward", x);
+      const [q, k, v, u] = project(x, 0);
+      using _q = q, _k = k, _v = v, _u = u;
+      if (!spec.causal) {
+        using o = bidirectionalAttention(q, k, v, tables);
+        return finish(o, u);
+      }
+      const [o, kv] = causalAttention(q, k, v, undefined, tables, config.blockSize);
+      using _o = o, _kv = kv;
+      return finish(o, u);
     },
     [Symbol.dispose](): void {
       for (const p of parameters.values()) p.dispose();
       parameters.clear();
+      tables[Symbol.dispose]();
     },
   };
   if (!spec.causal) return mixer;
 
   mixer.createState = (batch: number): MixerState => {
-    const state = new LightningState(batch, heads, qkDim, headDim);
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new ConfigError(`${SOURCE}.createState`, "batch", `must be a positive integer, got ${batch}`);
+    }
+    const state = new LightningMixerState(batch);
     states.add(state);
     return state;
   };
   mixer.step = (x: Tensor, state: MixerState): Tensor => {
     const [batch, length] = checkInput("step", x);
-    if (!(state instanceof LightningState) || !states.has(state)) {
+    if (!(state instanceof LightningMixerState) || !states.has(state)) {
       throw new ShapeError(`${SOURCE}.step`, "the state was not created by this mixer's createState");
     }
     if (state.batch !== batch) {
@@ -205,12 +275,16 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
         `the state holds ${state.batch} sequences, x ${fmtShape(x.shape)} has ${batch}`,
       );
     }
-    if (state.kv.length === 0) throw new ShapeError(`${SOURCE}.step`, "the state was disposed");
+    if (state.disposed) throw new ShapeError(`${SOURCE}.step`, "the state was disposed");
     // LRPE positions continue from what this sequence's state has consumed (0 for a fresh state)
-    const { q, k, v, u } = project(x, batch, length, state.length);
-    const o = recurrentSteps(geometry(batch, length), q, k, v, rates, state.kv);
-    state.advance(length);
-    return finish(o, u, batch, length, x.dtype);
+    const [q, k, v, u] = project(x, state.length);
+    using _q = q, _k = k, _v = v, _u = u;
+    const [o, kv] = causalAttention(q, k, v, state.kv, tables, config.blockSize);
+    using _o = o;
+    state.kv?.dispose();
+    state.kv = kv;
+    state.length += length;
+    return finish(o, u);
   };
   return mixer;
 }

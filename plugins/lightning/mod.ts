@@ -39,7 +39,7 @@ export const plugin: PluginManifest = {
   },
   supports: { causal: true, nonCausal: true },
   configSchema: lightningConfigSchema,
-  ops: { cpu: { createMixer: createLightningMixer } },
+  ops: { cpu: { createMixer: createLightningMixer }, cuda: { createMixer: createLightningMixer } },
   cost: lightningMixerCost,
   kernels: { sources: [], symbols: {} },
   configs,

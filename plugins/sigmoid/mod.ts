@@ -39,7 +39,7 @@ export const plugin: PluginManifest = {
   },
   supports: { causal: true, nonCausal: true },
   configSchema: sigmoidConfigSchema,
-  ops: { cpu: { createMixer: createSigmoidMixer } },
+  ops: { cpu: { createMixer: createSigmoidMixer }, cuda: { createMixer: createSigmoidMixer } },
   cost: sigmoidMixerCost,
   kernels: { sources: [], symbols: {} },
   configs,

@@ -39,7 +39,7 @@ export const plugin: PluginManifest = {
   },
   supports: { causal: true, nonCausal: true },
   configSchema: softmaxConfigSchema,
-  ops: { cpu: { createMixer: createSoftmaxMixer } },
+  ops: { cpu: { createMixer: createSoftmaxMixer }, cuda: { createMixer: createSoftmaxMixer } },
   cost: softmaxMixerCost,
   kernels: { sources: [], symbols: {} },
   configs,

@@ -80,6 +80,13 @@ test("cpu unary: every function against Math at ordinary and extreme values", ()
   assertClose(r.toTypedArray(), [0.5, 1, 2, 10], { rtol: 0, atol: 0 });
   using q = cpuBackend.unary("rsqrt", pos);
   assertClose(q.toTypedArray(), [2, 1, 0.5, 0.1], { rtol: 1e-7, atol: 0 });
+  using l = cpuBackend.unary("log", pos);
+  assertClose(l.toTypedArray(), [-2 * Math.LN2, 0, 2 * Math.LN2, Math.log(100)].map(f32), { rtol: 1e-7, atol: 0 });
+  // angles up to 1000 rad: LRPE angles θ·t grow with the position
+  for (const [op, f] of [["cos", Math.cos], ["sin", Math.sin]] as const) {
+    using y = cpuBackend.unary(op, x);
+    assertClose(y.toTypedArray(), values.map((v) => f32(f(f32(v)))), { rtol: 1e-6, atol: 1e-7 }, op);
+  }
   using e = exp(tensor([1]));
   assertClose(e.toTypedArray(), [Math.fround(Math.E)], { rtol: 0, atol: 0 });
   using t = tanh(tensor([0.5]));

@@ -66,6 +66,9 @@ const UNARY: [UnaryOp, (x: number) => number, number][] = [
   ["sqrt", Math.sqrt, 1], // positive inputs only (shift 1 → |x| + 0.1)
   ["rsqrt", (x) => 1 / Math.sqrt(x), 1],
   ["abs", Math.abs, 0],
+  ["log", Math.log, 1],
+  ["cos", Math.cos, 0],
+  ["sin", Math.sin, 0],
 ];
 
 test("unary ops, affine, gelu (erf and tanh) and softplus match f64 formulas", () => {

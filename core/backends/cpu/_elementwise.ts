@@ -74,6 +74,9 @@ const unaryFunctions: Record<UnaryOp, (v: number) => number> = {
   sqrt: Math.sqrt,
   rsqrt: (v) => 1 / Math.sqrt(v),
   abs: Math.abs,
+  log: Math.log,
+  cos: Math.cos,
+  sin: Math.sin,
 };
 
 /** Elementwise `op(x)`. */

@@ -43,6 +43,9 @@ const UNARY_CODE: Readonly<Record<UnaryOp, number>> = {
   sqrt: 6,
   rsqrt: 7,
   abs: 8,
+  log: 9,
+  cos: 10,
+  sin: 11,
 };
 /** Status of kernels/_runtime.h for an index outside its range (AZ_RANGE). */
 const RANGE_STATUS = 5;

@@ -90,7 +90,7 @@ test("lightning mixer: official inference (chunked prefill, then one token per c
     loadLayer(mixer, weights, layer);
     using state = mixer.createState!(2);
     const prefill = mixer.step!(pick(f, `layers.${layer}.prefill.x`), state).toFloat32Array();
-    const kv = (state as unknown as { kv: Float32Array }).kv.slice();
+    const kv = (state as unknown as { kv: Tensor }).kv.toFloat32Array();
     const decodeX = pick(f, `layers.${layer}.decode.x`);
     const steps = Array.from({ length: decodeX.shape[1] }, (_, t) => mixer.step!(tokens(decodeX, t, 1), state));
     const errs = [
