@@ -17,7 +17,8 @@ export function parseArgs(argv: readonly string[], booleanFlags: readonly string
       positional.push(arg);
       continue;
     }
-    const [name, inline] = arg.slice(2).split("=", 2);
+    const eq = arg.indexOf("=");
+    const [name, inline] = eq < 0 ? [arg.slice(2), undefined] : [arg.slice(2, eq), arg.slice(eq + 1)];
     if (booleanFlags.includes(name)) flags.set(name, true);
     else if (inline !== undefined) flags.set(name, inline);
     else if (i + 1 < argv.length) flags.set(name, argv[++i]);
@@ -32,12 +33,12 @@ export function flagString(args: Args, name: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** A positive integer flag with a default; anything else is a usage error. */
-export function flagInt(args: Args, name: string, fallback: number): number {
+/** An integer flag of at least `min` (default 1) with a default; anything else is a usage error. */
+export function flagInt(args: Args, name: string, fallback: number, min = 1): number {
   const v = flagString(args, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${v}"`);
   return n;
 }
 

@@ -1,6 +1,6 @@
 // The CLI commands over the public registry.
 import { readFileSync } from "node:fs";
-import { CheckpointError } from "../core/errors.ts";
+import { ImageError } from "../core/errors.ts";
 import { decodeJpeg } from "../core/io/jpeg.ts";
 import { decodePng } from "../core/io/png.ts";
 import { narrow, resizeBilinear, softmax, toDevice } from "../core/ops.ts";
@@ -103,16 +103,23 @@ function parseTokens(text: string): number[] {
   return ids;
 }
 
+/** The card's per-channel normalisation, when it holds three positive-or-zero numbers. */
+function channelStats(value: unknown, fallback: readonly number[]): readonly number[] {
+  return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === "number" && Number.isFinite(v))
+    ? value as number[]
+    : fallback;
+}
+
 function readImage(path: string, size: number, card: Record<string, unknown>): Tensor {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new CheckpointError(path, `cannot read image (${(err as Error).message})`);
+    throw new ImageError(path, `cannot read image (${(err as Error).message})`);
   }
   const image = bytes[0] === 0xff && bytes[1] === 0xd8 ? decodeJpeg(bytes, path) : decodePng(bytes, path);
-  const mean = Array.isArray(card.mean) ? card.mean as number[] : IMAGENET_MEAN;
-  const std = Array.isArray(card.std) ? card.std as number[] : IMAGENET_STD;
+  const mean = channelStats(card.mean, IMAGENET_MEAN);
+  const std = channelStats(card.std, IMAGENET_STD);
   const chw = new Float32Array(3 * image.width * image.height);
   const plane = image.width * image.height;
   for (let i = 0; i < plane; i++) {
@@ -191,7 +198,7 @@ function generationRequest(args: Args, config: LmConfig): GenerationRequest {
       temperature,
       topK: flagInt(args, "top-k", 1_000_000_000),
       topP,
-      seed: flagInt(args, "seed", 1),
+      seed: flagInt(args, "seed", 0, 0),
     },
   };
 }
@@ -210,36 +217,33 @@ function bench(args: Args, print: Print): void {
   onlyFlags(args, ["batch", "tokens", "runs", "device", "dtype"]);
   const name = oneName(args);
   const config = modelConfig(name);
-  using model = createModel(name, modelOptions(args));
   const batch = flagInt(args, "batch", 1);
   const runs = flagInt(args, "runs", 3);
-  let input: Tensor;
-  let items: number;
-  if (model instanceof LanguageModel) {
-    const n = flagInt(args, "tokens", 128);
-    const ids = Int32Array.from({ length: batch * n }, (_, i) => (i * 7919) % model.config.vocabSize);
-    input = tensor(ids, { shape: [batch, n] });
-    items = batch * n;
-  } else {
-    const size = (config as { imageSize?: number }).imageSize ?? 224;
-    input = randn([batch, 3, size, size], { seed: 1 });
-    items = batch;
-  }
-  using host = input;
+  const tokens = flagInt(args, "tokens", 128);
+  const isLm = config.architecture === "lm";
+  const size = (config as { imageSize?: number }).imageSize ?? 224;
+  const vocab = (config as { vocabSize?: number }).vocabSize ?? 1;
+  using host = isLm
+    ? tensor(Int32Array.from({ length: batch * tokens }, (_, i) => (i * 7919) % vocab), { shape: [batch, tokens] })
+    : randn([batch, 3, size, size], { seed: 1 });
+  using model = createModel(name, modelOptions(args)) as Model & { forward(x: Tensor): Tensor };
   using x = toDevice(host, model.device);
-  const forward = (): Tensor => (model as Model & { forward(x: Tensor): Tensor }).forward(x);
-  forward().dispose();
+  const forward = (): void => {
+    using out = model.forward(x);
+    using first = narrow(out.reshape([-1]), 0, 0, 1);
+    first.toFloat32Array(); // reading one value back waits for the device
+  };
+  forward();
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
-    forward().dispose();
+    forward();
     times.push(performance.now() - t0);
   }
   const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-  const unit = model instanceof LanguageModel ? "tokens" : "images";
+  const items = isLm ? batch * tokens : batch;
   print(
-    `${name} on ${model.device}: ${median.toFixed(1)} ms per forward (median of ${runs}), ${
-      (items / (median / 1000)).toFixed(1)
-    } ${unit}/s`,
+    `${name} on ${model.device}: ${median.toFixed(1)} ms per forward (median of ${runs}), ` +
+      `${(items / (median / 1000)).toFixed(1)} ${isLm ? "tokens" : "images"}/s`,
   );
 }

@@ -7,7 +7,9 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, source: st
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue.path.map(String).join(".");
+  // strict objects report unknown keys at the object's path: name the key itself
+  const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+  const field = [...issue.path.map(String), ...keys].join(".");
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : "";
   throw new ConfigError(source, field, issue.message + more);
 }

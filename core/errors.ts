@@ -86,6 +86,16 @@ export class CheckpointError extends AttnzooError {
   }
 }
 
+/** An image file cannot be read or decoded. */
+export class ImageError extends AttnzooError {
+  /** Path or name of the image. */
+  readonly file: string;
+  constructor(file: string, detail: string) {
+    super(`${file}: ${detail}`);
+    this.file = file;
+  }
+}
+
 /** A plugin or model name is not registered; suggests the nearest known name. */
 export class NotFoundError extends AttnzooError {
   /** The name that was looked up. */

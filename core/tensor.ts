@@ -69,13 +69,13 @@ class SharedStorage {
   constructor(readonly storage: Storage) {}
 }
 
-/** Device storage that was never disposed is freed by the garbage collector, with a warning. */
+/**
+ * A device tensor collected without `dispose()` gives up its share of the storage, with a
+ * warning; the memory is freed once no live view shares it.
+ */
 const leakGuard = new FinalizationRegistry<{ shared: SharedStorage; shape: string }>((held) => {
-  if (held.shared.refs > 0 && held.shared.storage.device !== "cpu") {
-    console.warn(`attnzoo: a ${held.shared.storage.device} tensor ${held.shape} was never disposed`);
-    held.shared.refs = 0;
-    held.shared.storage.free();
-  }
+  console.warn(`attnzoo: a ${held.shared.storage.device} tensor ${held.shape} was never disposed`);
+  if (--held.shared.refs === 0) held.shared.storage.free();
 });
 
 /** Number of elements of a shape. */

@@ -39,3 +39,22 @@ export function checkImages(model: string, images: Tensor, channels: number, siz
     throw new ShapeError(model, `expected images [B, ${channels}, ${size}, ${size}], got [${images.shape.join(", ")}]`);
   }
 }
+
+/**
+ * Runs `count` residual layers over `x`, which it takes ownership of: each intermediate is
+ * disposed as soon as the next exists, and the one in hand is disposed if a layer throws.
+ */
+export function applyLayers(x: Tensor, count: number, layer: (index: number, x: Tensor) => Tensor): Tensor {
+  let current = x;
+  try {
+    for (let i = 0; i < count; i++) {
+      const next = layer(i, current);
+      current.dispose();
+      current = next;
+    }
+    return current;
+  } catch (err) {
+    current.dispose();
+    throw err;
+  }
+}

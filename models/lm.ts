@@ -24,7 +24,7 @@ import { type AttentionChoice, AttentionFieldSchema, attentionPerBlock, pluginCo
 import { mixerCost } from "./_cost.ts";
 import { linear, ParamBuilder, rmsNormAt, sGlu, swiGlu } from "./_params.ts";
 import { sampleToken, type SamplingOptions } from "./_sampling.ts";
-import { disposeAll, ModelBase } from "./_model.ts";
+import { applyLayers, disposeAll, ModelBase } from "./_model.ts";
 import { CardSchema, checkAttention, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a decoder-only LM. */
@@ -146,11 +146,12 @@ export class LanguageModel extends ModelBase<LmConfig> {
       }
     }
     const batch = prompts.length;
-    const states: MixerState[] = this.mixers.map((m) => m.createState!(batch));
+    const states: MixerState[] = [];
     const rng = new Rng(options.seed ?? 0);
     const out: number[][] = prompts.map(() => []);
     const done = prompts.map(() => false);
     try {
+      for (const m of this.mixers) states.push(m.createState!(batch));
       let next: readonly (readonly number[])[] = prompts;
       for (let t = 0; t < options.maxNew && done.includes(false); t++) {
         const rows = this.#lastLogits(next, states);
@@ -188,17 +189,8 @@ export class LanguageModel extends ModelBase<LmConfig> {
     }
     const [batch, n] = ids.shape;
     const embedded = embedding(ids, p.get("model.embed_tokens.weight")!);
-    let x = embedded;
-    if (c.embedScale) {
-      x = affine(embedded, Math.sqrt(c.dim));
-      embedded.dispose();
-    }
-    for (let i = 0; i < c.depth; i++) {
-      const next = this.#layer(i, x, mix);
-      x.dispose();
-      x = next;
-    }
-    using hidden = x;
+    const scaled = c.embedScale ? applyLayers(embedded, 1, (_, e) => affine(e, Math.sqrt(c.dim))) : embedded;
+    using hidden = applyLayers(scaled, c.depth, (i, x) => this.#layer(i, x, mix));
     using last = lastOnly ? narrow(hidden, 1, n - 1, 1) : undefined;
     using normed = rmsNormAt(p, this.#names.final, last ?? hidden, c.normEps);
     using flat = normed.reshape([batch * (lastOnly ? 1 : n), c.dim]);

@@ -20,7 +20,7 @@ import type { Device, Tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionChoiceSchema, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
 import { geluMlp, layerNormAt, linear, param, ParamBuilder } from "./_params.ts";
-import { checkImages, disposeAll, ModelBase } from "./_model.ts";
+import { applyLayers, checkImages, disposeAll, ModelBase } from "./_model.ts";
 import { CardSchema, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a PVT model. */
@@ -116,32 +116,39 @@ export class PyramidVisionTransformer extends ModelBase<PvtConfig> {
     const p = this.parameters;
     checkImages(this.name, images, c.inChannels, c.imageSize);
     const batch = images.shape[0];
-    let x: Tensor = images;
-    for (let s = 0; s < 4; s++) {
-      const [gh, gw] = stageGrid(c, s);
-      using patches = conv2d(x, param(p, `patch_embed${s + 1}.proj.weight`), p.get(`patch_embed${s + 1}.proj.bias`), {
-        stride: s === 0 ? c.patchSize : 2,
-      });
-      if (x !== images) x.dispose();
-      using flat = patches.reshape([batch, c.dims[s], gh * gw]);
-      using seq = permute(flat, [0, 2, 1]);
-      using normed = layerNormAt(p, `patch_embed${s + 1}.norm`, seq, 1e-5);
-      let tokens = add(normed, param(p, `pos_embed${s + 1}`));
-      for (let j = 0; j < c.depths[s]; j++) {
-        const next = this.#block(s, j, tokens);
-        tokens.dispose();
-        tokens = next;
+    let grid: Tensor | undefined; // the previous stage's output as an image, owned here
+    try {
+      for (let s = 0; s < 4; s++) {
+        using tokens = this.#stage(s, grid ?? images);
+        grid?.dispose();
+        grid = undefined;
+        if (s === 3) {
+          using pooled = mean(tokens, 1);
+          return linear(p, "head", pooled);
+        }
+        const [gh, gw] = stageGrid(c, s);
+        using channelsFirst = permute(tokens, [0, 2, 1]);
+        grid = channelsFirst.reshape([batch, c.dims[s], gh, gw]);
       }
-      if (s === 3) {
-        using last = tokens;
-        using pooled = mean(last, 1);
-        return linear(p, "head", pooled);
-      }
-      using stageOut = tokens;
-      using grid = permute(stageOut, [0, 2, 1]);
-      x = grid.reshape([batch, c.dims[s], gh, gw]);
+    } finally {
+      grid?.dispose();
     }
     throw new Error("unreachable");
+  }
+
+  /** Patch embedding, position embedding and the blocks of stage `s`: [B, C, H, W] → tokens [B, N, C_s]. */
+  #stage(s: number, input: Tensor): Tensor {
+    const c = this.config;
+    const p = this.parameters;
+    const [gh, gw] = stageGrid(c, s);
+    using patches = conv2d(input, param(p, `patch_embed${s + 1}.proj.weight`), p.get(`patch_embed${s + 1}.proj.bias`), {
+      stride: s === 0 ? c.patchSize : 2,
+    });
+    using flat = patches.reshape([input.shape[0], c.dims[s], gh * gw]);
+    using seq = permute(flat, [0, 2, 1]);
+    using normed = layerNormAt(p, `patch_embed${s + 1}.norm`, seq, 1e-5);
+    const embedded = add(normed, param(p, `pos_embed${s + 1}`));
+    return applyLayers(embedded, c.depths[s], (j, tokens) => this.#block(s, j, tokens));
   }
 
   #block(stage: number, j: number, x: Tensor): Tensor {

@@ -20,7 +20,7 @@ import type { Device, Tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionFieldSchema, attentionPerBlock, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
 import { geluMlp, layerNormAt, linear, param, ParamBuilder } from "./_params.ts";
-import { disposeAll, ModelBase } from "./_model.ts";
+import { applyLayers, disposeAll, ModelBase } from "./_model.ts";
 import { CardSchema, checkAttention, checkHeads, positive } from "./_schema.ts";
 
 /** Config of a ViT/DeiT model. */
@@ -120,13 +120,7 @@ export class VisionTransformer extends ModelBase<VitConfig> {
       );
     }
     const batch = images.shape[0];
-    let x = this.#embed(images, batch);
-    for (let i = 0; i < c.depth; i++) {
-      const next = this.#block(i, x);
-      x.dispose();
-      x = next;
-    }
-    using last = x;
+    using last = applyLayers(this.#embed(images, batch), c.depth, (i, x) => this.#block(i, x));
     using normed = layerNormAt(this.parameters, "norm", last, c.normEps);
     using pooled = c.classToken ? narrow(normed, 1, 0, 1) : mean(normed, 1, true);
     using flat = pooled.reshape([batch, c.dim]);

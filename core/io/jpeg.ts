@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CheckpointError } from "../errors.ts";
+import { ImageError } from "../errors.ts";
 import type { RgbImage } from "./png.ts";
 
 interface Huffman {
@@ -120,7 +120,7 @@ function buildHuffman(counts: Uint8Array, symbols: Uint8Array): Huffman {
 /** Decodes JPEG bytes; `source` names the file in errors. */
 export function decodeJpeg(bytes: Uint8Array, source: string): RgbImage {
   const fail = (detail: string): never => {
-    throw new CheckpointError(source, `not a readable JPEG: ${detail}`);
+    throw new ImageError(source, `not a readable JPEG: ${detail}`);
   };
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) fail("missing SOI marker");
   const quant: Float64Array[] = [];

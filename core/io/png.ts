@@ -6,7 +6,7 @@
  * @module
  */
 import { inflateSync } from "node:zlib";
-import { CheckpointError } from "../errors.ts";
+import { ImageError } from "../errors.ts";
 
 /** A decoded image: `rgb` holds height × width × 3 bytes, row-major. */
 export interface RgbImage {
@@ -24,7 +24,7 @@ const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 /** Decodes PNG bytes; `source` names the file in errors. */
 export function decodePng(bytes: Uint8Array, source: string): RgbImage {
   const fail = (detail: string): never => {
-    throw new CheckpointError(source, `not a readable PNG: ${detail}`);
+    throw new ImageError(source, `not a readable PNG: ${detail}`);
   };
   if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b)) fail("bad signature");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

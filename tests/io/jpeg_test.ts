@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { CheckpointError } from "../../core/errors.ts";
+import { ImageError } from "../../core/errors.ts";
 import { decodeJpeg } from "../../core/io/jpeg.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { test } from "../_harness.ts";
@@ -34,14 +34,14 @@ test("jpeg: 4:2:0 with restart markers matches libjpeg-turbo (no fancy upsamplin
   compare("q75_420_restart", 2));
 test("jpeg: grayscale matches libjpeg-turbo", () => compare("q85_gray", 1));
 
-test("jpeg: progressive and malformed files give CheckpointError naming the file", () => {
+test("jpeg: progressive and malformed files give ImageError naming the file", () => {
   assertThrows(
     () => decodeJpeg(readFileSync(new URL("progressive.jpg", dir)), "p.jpg"),
-    CheckpointError,
+    ImageError,
     "p.jpg",
     "progressive",
   );
-  assertThrows(() => decodeJpeg(new Uint8Array([0, 1, 2]), "x.jpg"), CheckpointError, "SOI");
+  assertThrows(() => decodeJpeg(new Uint8Array([0, 1, 2]), "x.jpg"), ImageError, "SOI");
   const good = readFileSync(new URL("q90_444.jpg", dir));
-  assertThrows(() => decodeJpeg(good.subarray(0, 400), "cut.jpg"), CheckpointError, "cut.jpg");
+  assertThrows(() => decodeJpeg(good.subarray(0, 400), "cut.jpg"), ImageError, "cut.jpg");
 });

@@ -1,5 +1,5 @@
 import { deflateSync } from "node:zlib";
-import { CheckpointError } from "../../core/errors.ts";
+import { ImageError } from "../../core/errors.ts";
 import { decodePng } from "../../core/io/png.ts";
 import { assertEquals, assertThrows } from "../_assert.ts";
 import { test } from "../_harness.ts";
@@ -86,12 +86,12 @@ test("png: gray, gray+alpha and palette images expand to RGB", () => {
   assertEquals([...decodePng(encodePng(w, h, 3, 1, idx, palette), "p.png").rgb], expected);
 });
 
-test("png: malformed files give a CheckpointError naming the file", () => {
-  assertThrows(() => decodePng(new Uint8Array([1, 2, 3]), "x.png"), CheckpointError, "x.png", "signature");
+test("png: malformed files give a ImageError naming the file", () => {
+  assertThrows(() => decodePng(new Uint8Array([1, 2, 3]), "x.png"), ImageError, "x.png", "signature");
   const good = encodePng(2, 2, 2, 3, pattern(12, 6));
   const truncated = good.subarray(0, good.length - 20);
-  assertThrows(() => decodePng(truncated, "t.png"), CheckpointError, "t.png");
+  assertThrows(() => decodePng(truncated, "t.png"), ImageError, "t.png");
   const interlaced = good.slice();
   interlaced[8 + 8 + 12] = 1; // IHDR interlace byte
-  assertThrows(() => decodePng(interlaced, "i.png"), CheckpointError, "interlaced");
+  assertThrows(() => decodePng(interlaced, "i.png"), ImageError, "interlaced");
 });

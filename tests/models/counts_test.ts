@@ -1,7 +1,7 @@
 // Parameter and FLOP counts computed from the configs against the official figures (timm for
 // DeiT/ViT, the Agent Attention and FLatten READMEs for theirs; their FLOPs are MACs).
 import "../../mod.ts";
-import { modelInfo } from "../../core/registry.ts";
+import { listModels, modelInfo } from "../../core/registry.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { test } from "../_harness.ts";
 
@@ -61,4 +61,13 @@ test("counts: FLatten-PVT-T and the LM sizes", () => {
   const nonEmbedding = gala.params - 2 * 32768 * 768;
   assert(Math.abs(nonEmbedding / 1e6 - 85) < 3, `gala 85M: ${(nonEmbedding / 1e6).toFixed(1)}M non-embedding`);
   assertEquals(modelInfo("transnormer_llm_1b").per, "token");
+});
+
+test("counts: every shipped config validates in full (architecture and attention blocks) and counts", () => {
+  const names = listModels();
+  assert(names.length >= 38, `${names.length} configs`);
+  for (const name of names) {
+    const info = modelInfo(name);
+    assert(info.params > 0 && info.flops > 0, `${name}: ${info.params} params, ${info.flops} FLOPs`);
+  }
 });
