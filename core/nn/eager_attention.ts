@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { add, matmul, scale, toDevice } from "../ops.ts";
+import { add, affine, matmul, toDevice } from "../ops.ts";
 import { type Tensor, tensor } from "../tensor.ts";
 
 /** Options of {@linkcode eagerAttention}. */
@@ -17,7 +17,9 @@ export interface EagerAttentionOptions {
   queryOffset: number;
   /** Score scale; default d^-½. */
   scale?: number;
-  /** Term added to the score of query head h at distance queryOffset + i − j (ALiBi, a bias). */
+  /** A constant added to every score (sigmoid's b), folded into the scaling: no table. */
+  scoreBias?: number;
+  /** Term added to the score of query head h at distance queryOffset + i − j (ALiBi). */
   scoreOffset?: (head: number, distance: number) => number;
   /** Scores [B, Hkv, group·Nq, Nk] → weights of the same shape, e.g. softmax over the last dim. */
   weights: (scores: Tensor) => Tensor;
@@ -51,8 +53,10 @@ export function eagerAttention(q: Tensor, k: Tensor, v: Tensor, options: EagerAt
   const [, kvHeads, nk] = k.shape;
   using grouped = q.reshape([batch, kvHeads, (heads / kvHeads) * nq, d]);
   using dots = matmul(grouped, k, { transB: true });
-  let scores = scale(dots, options.scale ?? 1 / Math.sqrt(d));
-  if (options.causal || options.scoreOffset !== undefined) {
+  let scores = affine(dots, options.scale ?? 1 / Math.sqrt(d), options.scoreBias ?? 0);
+  // the last query sees every key when queryOffset ≥ Nk − 1 (one-token decode): no mask to add
+  const masks = options.causal && options.queryOffset < nk - 1;
+  if (masks || options.scoreOffset !== undefined) {
     using unshifted = scores;
     using terms = scoreTerms(q, kvHeads, nk, options);
     scores = add(unshifted, terms);

@@ -26,7 +26,8 @@ function sigmoidAttentionFunction(config: SigmoidConfig): AttentionFunction {
     return eagerAttention(q, k, v, {
       causal,
       queryOffset,
-      scoreOffset: (head, distance) => bias - (slopes === undefined ? 0 : slopes[head]) * Math.abs(distance),
+      scoreBias: bias,
+      scoreOffset: slopes === undefined ? undefined : (head, distance) => -slopes[head] * Math.abs(distance),
       weights: sigmoid,
     });
   };
