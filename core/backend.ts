@@ -106,22 +106,33 @@ export interface Backend {
 
 const backends = new Map<Device, () => Backend>();
 const loaded = new Map<Device, Backend>();
+const failed = new Map<Device, DeviceUnavailableError>();
 
 /** Registers the loader of a device's backend (called lazily, once). */
 export function registerBackend(device: Device, load: () => Backend): void {
   backends.set(device, load);
   loaded.delete(device);
+  failed.delete(device);
 }
 
 /** The backend of `device`; throws DeviceUnavailableError when it cannot be loaded. */
 export function backendFor(device: Device): Backend {
   const ready = loaded.get(device);
   if (ready !== undefined) return ready;
+  const failure = failed.get(device);
+  if (failure !== undefined) throw failure;
   const load = backends.get(device);
   if (load === undefined) throw new DeviceUnavailableError(device, "no backend is registered for it");
-  const backend = load();
-  loaded.set(device, backend);
-  return backend;
+  try {
+    const backend = load();
+    loaded.set(device, backend);
+    return backend;
+  } catch (err) {
+    // a device that cannot load now will not load later in this process: every `auto` after
+    // the first falls back at once instead of probing drivers and kernels again
+    if (err instanceof DeviceUnavailableError) failed.set(device, err);
+    throw err;
+  }
 }
 
 /** Device requests accepted from users: `auto` takes CUDA when it loads, else the CPU. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ConfigError, NotFoundError } from "../../core/errors.ts";
+import { CheckpointError, ConfigError, NotFoundError } from "../../core/errors.ts";
+import "../../core/io/weights.ts";
 import { matchesPattern, nearest } from "../../core/_names.ts";
 import type { TokenMixer } from "../../core/plugin.ts";
 import {
@@ -153,7 +154,7 @@ test("models: listModels, modelInfo and createModel through a registered archite
 });
 
 test("createModel: a failing weight load disposes the model", () => {
-  // without a loader installed, asking for weights is a ConfigError and nothing leaks
+  // the checkpoint loader (core/io/weights.ts, imported above) fails on a missing file; nothing leaks
   const created: TestModel[] = [];
   registerArchitecture({
     ...architecture,
@@ -169,7 +170,11 @@ test("createModel: a failing weight load disposes the model", () => {
       "configs/a.json": { name: "regtest_weights", architecture: "regtest-arch-track", width: 2, card: card() },
     },
   }));
-  assertThrows(() => createModel("regtest_weights", { device: "cpu", weights: "/nonexistent.safetensors" }), Error);
+  assertThrows(
+    () => createModel("regtest_weights", { device: "cpu", weights: "/nonexistent.safetensors" }),
+    CheckpointError,
+    "/nonexistent.safetensors",
+  );
   assertEquals(created.length, 1);
   assert(created[0].parameters.get("w")!.disposed, "parameters of the failed model are freed");
 });
