@@ -13,12 +13,18 @@
  */
 export * from "./core/errors.ts";
 export * from "./core/dtype.ts";
+export { alibiSlopes } from "./core/alibi.ts";
 export {
   arange,
+  CpuStorage,
   type Device,
+  fmtShape,
   full,
+  type HostArray,
   type NestedArray,
+  numel,
   ones,
+  type Storage,
   Tensor,
   tensor,
   type TensorOptions,
@@ -26,13 +32,15 @@ export {
 } from "./core/tensor.ts";
 export { rand, randn, type RandomOptions, Rng } from "./core/random.ts";
 export * from "./core/ops.ts";
-export type { BinaryOp, Conv2dOptions, DeviceRequest, MatmulOptions, UnaryOp } from "./core/backend.ts";
+export type { Backend, BinaryOp, Conv2dOptions, DeviceRequest, MatmulOptions, UnaryOp } from "./core/backend.ts";
 export { resolveDevice } from "./core/backend.ts";
 export { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "./core/backends/cpu/cpu_backend.ts";
 export { CudaBackend, type CudaMemoryStats, type LinearOptions } from "./core/backends/cuda/mod.ts";
+export { FfiSymbolSchema, FfiTypeSchema, PaperSchema, PluginManifestSchema } from "./core/plugin.ts";
 export type {
   FfiSymbol,
   FfiType,
+  MixerCost,
   MixerSpec,
   MixerState,
   PluginManifest,

@@ -7,6 +7,7 @@
 
 /** Base class of every error attnzoo throws on purpose. */
 export class AttnzooError extends Error {
+  /** Builds the error; the message names what the fields hold. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -19,6 +20,7 @@ export class ConfigError extends AttnzooError {
   readonly field: string;
   /** File the config came from, or a description such as `plugin manifest "agent"`. */
   readonly source: string;
+  /** Builds the error; the message names what the fields hold. */
   constructor(source: string, field: string, detail: string) {
     super(`${source}: ${field === "" ? "(root)" : field}: ${detail}`);
     this.source = source;
@@ -30,6 +32,7 @@ export class ConfigError extends AttnzooError {
 export class ShapeError extends AttnzooError {
   /** The op that rejected its inputs. */
   readonly op: string;
+  /** Builds the error; the message names what the fields hold. */
   constructor(op: string, detail: string) {
     super(`${op}: ${detail}`);
     this.op = op;
@@ -40,6 +43,7 @@ export class ShapeError extends AttnzooError {
 export class DTypeError extends AttnzooError {
   /** The op that rejected its inputs. */
   readonly op: string;
+  /** Builds the error; the message names what the fields hold. */
   constructor(op: string, detail: string) {
     super(`${op}: ${detail}`);
     this.op = op;
@@ -48,6 +52,7 @@ export class DTypeError extends AttnzooError {
 
 /** A tensor was used after `dispose()`. */
 export class DisposedTensorError extends AttnzooError {
+  /** Builds the error; the message names what the fields hold. */
   constructor(what: string) {
     super(`${what}: tensor was already disposed`);
   }
@@ -57,6 +62,7 @@ export class DisposedTensorError extends AttnzooError {
 export class DeviceUnavailableError extends AttnzooError {
   /** The device that was asked for. */
   readonly device: string;
+  /** Builds the error; the message names what the fields hold. */
   constructor(device: string, reason: string) {
     super(`device "${device}" is unavailable: ${reason}`);
     this.device = device;
@@ -69,6 +75,7 @@ export class NativeError extends AttnzooError {
   readonly op: string;
   /** Status code returned by the native call. */
   readonly code: number;
+  /** Builds the error; the message names what the fields hold. */
   constructor(op: string, code: number, detail: string) {
     super(`${op}: native error ${code}: ${detail}`);
     this.op = op;
@@ -80,6 +87,7 @@ export class NativeError extends AttnzooError {
 export class CheckpointError extends AttnzooError {
   /** Path or name of the checkpoint. */
   readonly file: string;
+  /** Builds the error; the message names what the fields hold. */
   constructor(file: string, detail: string) {
     super(`${file}: ${detail}`);
     this.file = file;
@@ -90,6 +98,7 @@ export class CheckpointError extends AttnzooError {
 export class ImageError extends AttnzooError {
   /** Path or name of the image. */
   readonly file: string;
+  /** Builds the error; the message names what the fields hold. */
   constructor(file: string, detail: string) {
     super(`${file}: ${detail}`);
     this.file = file;
@@ -102,6 +111,7 @@ export class NotFoundError extends AttnzooError {
   readonly requested: string;
   /** The closest registered name, if any is close. */
   readonly suggestion: string | undefined;
+  /** Builds the error; the message names what the fields hold. */
   constructor(kind: string, requested: string, suggestion: string | undefined) {
     super(
       `unknown ${kind} "${requested}"` +

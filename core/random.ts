@@ -11,6 +11,7 @@ import { checkShape, numel, type Tensor, tensor } from "./tensor.ts";
 export class Rng {
   #s: Uint32Array;
   #spare: number | undefined;
+  /** A generator whose sequence is fixed by `seed` (a 32-bit integer). */
   constructor(seed: number) {
     let x = seed >>> 0;
     const next = (): number => {

@@ -33,6 +33,7 @@ export interface ConfigEnvelope {
   architecture: string;
   /** Model card: what it is, where it comes from. */
   card: { summary: string; paper: string; weights: string; license?: string; [key: string]: unknown };
+  /** Architecture-specific fields, checked by the architecture's schema. */
   [key: string]: unknown;
 }
 

@@ -17,3 +17,6 @@ export { type GenerateOptions, LanguageModel, lm, type LmConfig, LmConfigSchema 
 export { pvt, type PvtConfig, PvtConfigSchema, PyramidVisionTransformer } from "./pvt.ts";
 export { VisionTransformer, vit, type VitConfig, VitConfigSchema } from "./vit.ts";
 export type { SamplingOptions } from "./_sampling.ts";
+export { ModelBase } from "./_model.ts";
+export { ParameterTree } from "./_params.ts";
+export type { AttentionChoice } from "./_attention.ts";

@@ -35,6 +35,7 @@ export class StateDictMismatchError extends CheckpointError {
   readonly unexpected: readonly string[];
   /** Names whose shape or dtype differ. */
   readonly mismatched: readonly Mismatch[];
+  /** Lists every problem of loading `source` in one message. */
   constructor(source: string, missing: string[], unexpected: string[], mismatched: Mismatch[]) {
     const parts: string[] = [];
     const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(", ");
