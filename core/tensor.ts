@@ -37,6 +37,7 @@ export class CpuStorage implements Storage {
   readonly dtype: DType;
   /** The elements (bit patterns for f16/bf16). */
   data: HostArray;
+  /** Zero-filled storage of `length` elements. */
   constructor(dtype: DType, length: number) {
     this.dtype = dtype;
     this.data = allocHost(dtype, length);

@@ -7,6 +7,7 @@ import type { ParameterTree } from "./_params.ts";
 
 /** Base of the built models: frees every mixer and parameter on dispose. */
 export abstract class ModelBase<C extends ConfigEnvelope> implements Model {
+  /** Built by an architecture's `create`, which owns the mixers and parameters it passes. */
   constructor(
     readonly name: string,
     readonly config: C,
