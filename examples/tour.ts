@@ -9,6 +9,7 @@ import {
   type LanguageModel,
   listModels,
   listPlugins,
+  narrow,
   randn,
   resolveDevice,
   type Tensor,
@@ -53,6 +54,13 @@ function lmConfig(plugin: string): Record<string, unknown> {
   };
 }
 
+/** Reads one value back, which waits for the device: timings then cover the work, not its launch. */
+function settle(t: Tensor): Tensor {
+  using first = narrow(t.reshape([t.size]), 0, 0, 1);
+  first.toFloat32Array();
+  return t;
+}
+
 function count(parameters: Map<string, Tensor>): string {
   let n = 0;
   for (const t of parameters.values()) n += t.size;
@@ -71,9 +79,9 @@ for (const plugin of listPlugins()) {
     using model = buildModel(vitConfig(plugin.name), { device }) as VisionTransformer;
     using host = randn([8, 3, 64, 64], { seed: 1 });
     using images = toDevice(host, device);
-    model.forward(images).dispose(); // warm-up
+    settle(model.forward(images)).dispose(); // warm-up
     const start = performance.now();
-    using logits = model.forward(images);
+    using logits = settle(model.forward(images));
     rows.push([
       plugin.name,
       "ViT 2×96",
@@ -88,8 +96,9 @@ for (const plugin of listPlugins()) {
     using model = buildModel(lmConfig(plugin.name), { device }) as LanguageModel;
     using hostIds = tensor(Int32Array.from({ length: 2 * 64 }, (_, i) => (i * 37) % 512), { shape: [2, 64] });
     using ids = toDevice(hostIds, device);
+    settle(model.forward(ids)).dispose(); // warm-up
     const start = performance.now();
-    using logits = model.forward(ids);
+    using logits = settle(model.forward(ids));
     const forwardMs = performance.now() - start;
     const t0 = performance.now();
     const [generated] = model.generate([[1, 2, 3, 4]], { maxNew: 16 });
