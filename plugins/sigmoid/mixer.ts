@@ -27,7 +27,7 @@ function sigmoidAttentionFunction(config: SigmoidConfig): AttentionFunction {
       causal,
       queryOffset,
       scoreBias: bias,
-      scoreOffset: slopes === undefined ? undefined : (head, distance) => -slopes[head] * Math.abs(distance),
+      alibiSlopes: slopes,
       weights: sigmoid,
     });
   };

@@ -23,7 +23,7 @@ function softmaxAttentionFunction(config: SoftmaxConfig): AttentionFunction {
     return eagerAttention(q, k, v, {
       causal,
       queryOffset,
-      scoreOffset: slopes === undefined ? undefined : (head, distance) => -slopes[head] * Math.abs(distance),
+      alibiSlopes: slopes,
       weights: (scores) => softmax(scores, -1),
     });
   };

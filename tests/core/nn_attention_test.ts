@@ -232,3 +232,27 @@ test("dot-product mixer: parameters in order (qkv, transform, proj), cost counts
   const bidirectional = createDotProductMixer(spec({ causal: false }), options);
   assertEquals([bidirectional.createState, bidirectional.step], [undefined, undefined]);
 });
+
+test("eagerAttention: the broadcast ALiBi/mask tables equal the naive per-head offsets (GQA, decode offset, both weightings)", () => {
+  const q = randn([2, 6, 4, 5], { seed: 21 });
+  const k = randn([2, 3, 9, 5], { seed: 22 });
+  const v = randn([2, 3, 9, 4], { seed: 23 });
+  const slopes = [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625];
+  for (const [weights, name] of [[(s: Tensor) => softmax(s), "softmax"], [sigmoid, "sigmoid"]] as const) {
+    for (const [causal, queryOffset] of [[true, 5], [true, 8], [false, 5]] as const) {
+      using got = eagerAttention(q, k, v, { causal, queryOffset, alibiSlopes: slopes, scoreBias: -1.5, weights });
+      const expected = naiveAttention(nested(q), nested(k), nested(v), {
+        causal,
+        queryOffset,
+        offset: (head, distance) => -slopes[head] * Math.abs(distance) - 1.5,
+        weights: name,
+      });
+      assertClose(
+        got.toFloat32Array(),
+        expected.flat(3),
+        { rtol: 1e-5, atol: 1e-6 },
+        `${name} causal=${causal} offset=${queryOffset}`,
+      );
+    }
+  }
+});
