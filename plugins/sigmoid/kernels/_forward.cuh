@@ -1,0 +1,18 @@
+// The two forward implementations behind the exported entry points (forward_api.cu).
+#pragma once
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "_score.cuh"
+
+namespace flash_sigmoid {
+
+// mma.sync (sm_80 and later): forward.cu.
+int forward_mma(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
+                cudaStream_t stream);
+
+// wgmma (compute capability 9.x only): forward_sm90.cu.
+int forward_sm90(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
+                 cudaStream_t stream);
+
+}  // namespace flash_sigmoid

@@ -1,0 +1,72 @@
+// The problem every FlashSigmoid kernel shares: shapes and strides of the [B, N, H, d] layout,
+// and the score → weight map P = σ(s·q·k + b − slope·|i + Nk − Nq − j|), causal-masked to 0.
+#pragma once
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+namespace flash_sigmoid {
+
+struct Problem {
+  int batch, heads, kv_heads, nq, nk;
+  // Element strides: q/o rows are heads·d apart, k/v rows kv_heads·d.
+  int64_t q_row, q_batch, kv_row, kv_batch;
+  float scale, bias;
+  const float* slopes;  // ALiBi slope of (batch, head) at b·slopes_batch_stride + h; null without ALiBi
+  int slopes_batch_stride;
+};
+
+__device__ __forceinline__ float tanh_approx(float x) {
+  float y;
+  asm("tanh.approx.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Scaled-down parameters so that σ(x) = 0.5·tanh(0.5·x) + 0.5 costs one FMA before the tanh.
+struct HalfScore {
+  float scale, bias, slope;
+};
+
+__device__ __forceinline__ HalfScore half_score(const Problem& p, int b, int h, bool alibi) {
+  return {0.5f * p.scale, 0.5f * p.bias,
+          alibi ? 0.5f * p.slopes[static_cast<int64_t>(b) * p.slopes_batch_stride + h] : 0.0f};
+}
+
+// Replaces a warp's 16 × COLS score accumulators by sigmoid weights. Rows are queries (or keys when
+// KEY_ROWS) starting at row0, columns the other side starting at col0; `offset` = Nk − Nq. With
+// MASK, weights of keys past query i + offset become exactly 0. ACCURATE computes 1 / (1 + e^−x)
+// (two MUFU ops, ~1e-6 relative error) instead of 0.5·tanh.approx(0.5x) + 0.5 (one op, ~1e-3): f16
+// rounds finely enough (2^-11) to expose the approximation, bf16 (2^-8) does not.
+template <int COLS, bool ALIBI, bool MASK, bool KEY_ROWS, bool ACCURATE>
+__device__ __forceinline__ void sigmoid_weights(float (&s)[COLS / 8][4], const HalfScore& hs, int row0, int col0,
+                                                int offset) {
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int row = row0 + (lane >> 2);
+  const int col = col0 + 2 * (lane & 3);
+#pragma unroll
+  for (int n = 0; n < COLS / 8; n++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      const int r = row + (e >> 1) * 8;
+      const int c = col + n * 8 + (e & 1);
+      const int distance = KEY_ROWS ? c + offset - r : r + offset - c;
+      float x = fmaf(s[n][e], hs.scale, hs.bias);
+      if (ALIBI) x = fmaf(-hs.slope, fabsf(static_cast<float>(distance)), x);
+      // x is half the logit
+      float w = ACCURATE ? __fdividef(1.0f, 1.0f + __expf(-2.0f * x)) : fmaf(0.5f, tanh_approx(x), 0.5f);
+      if (MASK && distance < 0) w = 0.0f;
+      s[n][e] = w;
+    }
+  }
+}
+
+// Whether sigmoid_weights needs the accurate form for this element type.
+template <typename T>
+struct AccurateSigmoid {
+  static constexpr bool value = true;
+};
+template <>
+struct AccurateSigmoid<__nv_bfloat16> {
+  static constexpr bool value = false;
+};
+
+}  // namespace flash_sigmoid

@@ -1,0 +1,35 @@
+// Error reporting of libattnzoo_sigmoid.so: every export returns an AzStatus and records
+// "op: message" for attnzoo_sigmoid_last_error; checks of the arguments every kernel shares.
+#pragma once
+#include "_runtime.h"
+#include "_score.cuh"
+
+namespace flash_sigmoid {
+
+// Records "op: message" as this thread's last error and returns `status`.
+int fail(int status, const char* op, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+// Fills the shape and strides of [B, N, H, d] tensors after checking them; AZ_OK or a failure.
+int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, int nq, int nk, int head_dim,
+                 float scale, float bias, uint64_t slopes, int slopes_batch_stride, Problem* out);
+
+// Rejects a null or misaligned (cp.async moves 16 bytes) tensor handle.
+int check_pointer(const char* op, const char* name, uint64_t handle);
+
+}  // namespace flash_sigmoid
+
+#define SIG_CHECK(call)         \
+  do {                          \
+    int sig_status_ = (call);   \
+    if (sig_status_ != AZ_OK) { \
+      return sig_status_;       \
+    }                           \
+  } while (0)
+
+#define SIG_CUDA_CHECK(op, call)                                                               \
+  do {                                                                                         \
+    cudaError_t sig_err_ = (call);                                                             \
+    if (sig_err_ != cudaSuccess) {                                                             \
+      return flash_sigmoid::fail(AZ_CUDA, op, "%s (%s)", cudaGetErrorString(sig_err_), #call); \
+    }                                                                                          \
+  } while (0)

@@ -1,0 +1,261 @@
+// FlashSigmoid backward. Sigmoid weights need no softmax statistics, so both passes recompute
+// P = σ(S) from Q and K alone and use dS = P ⊙ (1 − P) ⊙ dP (no rowsum(dO ⊙ O) pre-pass, O never
+// read). Two deterministic kernels, no atomics:
+//  - keys pass: one block per (K/V tile, kv head, batch), warps own 16 keys and loop over the
+//    query tiles of every query head of their group: Sᵀ = K Qᵀ, dPᵀ = V dOᵀ, dV += Pᵀ dO, dK += dSᵀ Q;
+//  - queries pass: one block per (Q tile, head, batch), warps own 16 queries: S = Q Kᵀ,
+//    dP = dO Vᵀ, dQ += dS K.
+// Keeping the reduced side in the rows means every weight block is already an A fragment of the
+// next product, so no tile is transposed through shared memory.
+#include "_score.cuh"
+#include "_status.cuh"
+#include "_tile.cuh"
+
+namespace flash_sigmoid {
+
+template <int D>
+struct BackwardTile;
+// 4 warps × 16 rows; the streamed tile is narrower at d = 128 so S and dP fit beside the f32
+// accumulators (8 warps, or 128/32-wide tiles, measured no faster: NOTES.md).
+template <>
+struct BackwardTile<64> {
+  static constexpr int WARPS = 4, BN = 64;
+};
+template <>
+struct BackwardTile<128> {
+  static constexpr int WARPS = 4, BN = 32;
+};
+
+// dS = P ⊙ (1 − P) ⊙ dP, in place of dP.
+template <int COLS>
+__device__ __forceinline__ void sigmoid_grad(float (&dp)[COLS / 8][4], const float (&w)[COLS / 8][4]) {
+#pragma unroll
+  for (int n = 0; n < COLS / 8; n++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) dp[n][e] *= w[n][e] * (1.0f - w[n][e]);
+  }
+}
+
+template <typename T, int D, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
+    keys_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                const T* __restrict__ dout, T* __restrict__ dk, T* __restrict__ dv) {
+  constexpr int WARPS = BackwardTile<D>::WARPS, BQ = BackwardTile<D>::BN;
+  constexpr int THREADS = WARPS * 32, BK = WARPS * 16;
+  constexpr bool ACCURATE = AccurateSigmoid<T>::value;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* s_k = reinterpret_cast<T*>(smem);
+  T* s_v = s_k + BK * D;
+  T* s_q = s_v + BK * D;       // two stages of [BQ][D]
+  T* s_do = s_q + 2 * BQ * D;  // two stages of [BQ][D]
+
+  const int hk = blockIdx.y, b = blockIdx.z;
+  const int group = p.heads / p.kv_heads;
+  const int k0 = static_cast<int>(blockIdx.x) * BK;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int offset = p.nk - p.nq;
+  const int64_t kv_base = b * p.kv_batch + static_cast<int64_t>(hk) * D;
+
+  // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
+  const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
+  const int q_tile0 = first_query / BQ;
+  const int q_tiles = first_query < p.nq ? (p.nq + BQ - 1) / BQ - q_tile0 : 0;
+  const int steps = q_tiles * group;
+  auto q_offset = [&](int step) {
+    const int h = hk * group + step / q_tiles;
+    return b * p.q_batch + static_cast<int64_t>(h) * D;
+  };
+  auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
+
+  load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, p.nk);
+  load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, p.nk);
+  if (steps > 0) {
+    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), p.nq);
+    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), p.nq);
+  }
+  cp_async_commit();
+  float acc_dk[1][D / 8][4], acc_dv[1][D / 8][4];
+  zero(acc_dk[0]);
+  zero(acc_dv[0]);
+  cp_async_wait_all();
+  __syncthreads();
+
+  const int key_row0 = k0 + warp * 16;
+  for (int step = 0; step < steps; step++) {
+    const int stage = step & 1;
+    if (step + 1 < steps) {
+      const int64_t next = q_offset(step + 1);
+      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), p.nq);
+      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), p.nq);
+      cp_async_commit();
+    }
+    const T* tile_q = s_q + stage * BQ * D;
+    const T* tile_do = s_do + stage * BQ * D;
+    const int i0 = q_row0(step);
+    const HalfScore hs = half_score(p, b, hk * group + step / q_tiles, ALIBI);
+    float w[BQ / 8][4], ds[BQ / 8][4];
+    zero(w);
+    zero(ds);
+    mma_rows_by_rows<BQ, D, T>(w, s_k, warp * 16, tile_q);
+    mma_rows_by_rows<BQ, D, T>(ds, s_v, warp * 16, tile_do);
+    // Queries past Nq were loaded as zeros (dO too), so their dS and dO rows add nothing.
+    if (CAUSAL && key_row0 + 15 > i0 + offset) {
+      sigmoid_weights<BQ, ALIBI, true, true, ACCURATE>(w, hs, key_row0, i0, offset);
+    } else {
+      sigmoid_weights<BQ, ALIBI, false, true, ACCURATE>(w, hs, key_row0, i0, offset);
+    }
+    sigmoid_grad<BQ>(ds, w);
+    uint32_t frag[1][BQ / 16][4];
+    to_a_fragments<BQ, T>(frag[0], w);
+    mma_regs_by_tile<1, BQ, D, T>(acc_dv, frag, tile_do);
+    to_a_fragments<BQ, T>(frag[0], ds);
+    mma_regs_by_tile<1, BQ, D, T>(acc_dk, frag, tile_q);
+    if (step + 1 < steps) {
+      cp_async_wait_all();
+      __syncthreads();
+    }
+  }
+  // Each warp stages through the K and V rows only it read.
+  store_rows<D, T>(acc_dk[0], p.scale, s_k, warp * 16, dk + kv_base, p.kv_row, key_row0, p.nk);
+  store_rows<D, T>(acc_dv[0], 1.0f, s_v, warp * 16, dv + kv_base, p.kv_row, key_row0, p.nk);
+}
+
+template <typename T, int D, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
+    queries_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                   const T* __restrict__ dout, T* __restrict__ dq) {
+  constexpr int WARPS = BackwardTile<D>::WARPS, BN = BackwardTile<D>::BN;
+  constexpr int THREADS = WARPS * 32, BM = WARPS * 16;
+  constexpr bool ACCURATE = AccurateSigmoid<T>::value;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* s_q = reinterpret_cast<T*>(smem);
+  T* s_do = s_q + BM * D;
+  T* s_k = s_do + BM * D;     // two stages of [BN][D]
+  T* s_v = s_k + 2 * BN * D;  // two stages of [BN][D]
+
+  const int m_tile = CAUSAL ? static_cast<int>(gridDim.x - 1 - blockIdx.x) : static_cast<int>(blockIdx.x);
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hk = h / (p.heads / p.kv_heads);
+  const int m0 = m_tile * BM;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int offset = p.nk - p.nq;
+  const int64_t q_base = b * p.q_batch + static_cast<int64_t>(h) * D;
+  const T* k_head = k + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const T* v_head = v + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+
+  const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
+  const int n_tiles = key_end > 0 ? (key_end + BN - 1) / BN : 0;
+
+  load_tile_async<BM, D, THREADS>(s_q, q + q_base, p.q_row, m0, p.nq);
+  load_tile_async<BM, D, THREADS>(s_do, dout + q_base, p.q_row, m0, p.nq);
+  if (n_tiles > 0) {
+    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk);
+    load_tile_async<BN, D, THREADS>(s_v, v_head, p.kv_row, 0, p.nk);
+  }
+  cp_async_commit();
+  const HalfScore hs = half_score(p, b, h, ALIBI);
+  float acc[1][D / 8][4];
+  zero(acc[0]);
+  cp_async_wait_all();
+  __syncthreads();
+  uint32_t qf[1][D / 16][4], dof[1][D / 16][4];
+  load_a<D>(qf[0], s_q, warp * 16);
+  load_a<D>(dof[0], s_do, warp * 16);
+
+  const int row0 = m0 + warp * 16;
+  for (int t = 0; t < n_tiles; t++) {
+    const int stage = t & 1;
+    if (t + 1 < n_tiles) {
+      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk);
+      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.kv_row, (t + 1) * BN, p.nk);
+      cp_async_commit();
+    }
+    const T* tile_k = s_k + stage * BN * D;
+    const int n0 = t * BN;
+    float w[1][BN / 8][4], ds[1][BN / 8][4];
+    zero(w[0]);
+    zero(ds[0]);
+    mma_regs_by_rows<1, BN, D, T>(w, qf, tile_k);
+    mma_regs_by_rows<1, BN, D, T>(ds, dof, s_v + stage * BN * D);
+    // Keys past Nk were loaded as zeros (V too), so their dS is 0 and K rows add nothing.
+    if (CAUSAL && n0 + BN - 1 > row0 + offset) {
+      sigmoid_weights<BN, ALIBI, true, false, ACCURATE>(w[0], hs, row0, n0, offset);
+    } else {
+      sigmoid_weights<BN, ALIBI, false, false, ACCURATE>(w[0], hs, row0, n0, offset);
+    }
+    sigmoid_grad<BN>(ds[0], w[0]);
+    uint32_t frag[1][BN / 16][4];
+    to_a_fragments<BN, T>(frag[0], ds[0]);
+    mma_regs_by_tile<1, BN, D, T>(acc, frag, tile_k);
+    if (t + 1 < n_tiles) {
+      cp_async_wait_all();
+      __syncthreads();
+    }
+  }
+  store_rows<D, T>(acc[0], p.scale, s_q, warp * 16, dq + q_base, p.q_row, row0, p.nq);
+}
+
+struct Gradients {
+  uint64_t q, k, v, dout, dq, dk, dv;
+};
+
+template <typename T, int D, bool CAUSAL, bool ALIBI>
+int launch_backward(const Problem& p, const Gradients& g, cudaStream_t stream) {
+  constexpr int WARPS = BackwardTile<D>::WARPS, BN = BackwardTile<D>::BN;
+  constexpr int BM = WARPS * 16;
+  constexpr int SMEM = (2 * BM * D + 4 * BN * D) * static_cast<int>(sizeof(T));
+  const char* op = "sigmoid_backward";
+  auto keys = keys_kernel<T, D, CAUSAL, ALIBI>;
+  auto queries = queries_kernel<T, D, CAUSAL, ALIBI>;
+  SIG_CUDA_CHECK(op, cudaFuncSetAttribute(keys, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+  SIG_CUDA_CHECK(op, cudaFuncSetAttribute(queries, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+  keys<<<dim3((p.nk + BM - 1) / BM, p.kv_heads, p.batch), WARPS * 32, SMEM, stream>>>(
+      p, az_ptr<const T>(g.q), az_ptr<const T>(g.k), az_ptr<const T>(g.v), az_ptr<const T>(g.dout), az_ptr<T>(g.dk),
+      az_ptr<T>(g.dv));
+  SIG_CUDA_CHECK(op, cudaGetLastError());
+  queries<<<dim3((p.nq + BM - 1) / BM, p.heads, p.batch), WARPS * 32, SMEM, stream>>>(
+      p, az_ptr<const T>(g.q), az_ptr<const T>(g.k), az_ptr<const T>(g.v), az_ptr<const T>(g.dout), az_ptr<T>(g.dq));
+  SIG_CUDA_CHECK(op, cudaGetLastError());
+  return AZ_OK;
+}
+
+template <typename T, int D>
+int dispatch_backward(const Problem& p, bool causal, const Gradients& g, cudaStream_t stream) {
+  const bool alibi = p.slopes != nullptr;
+  if (causal) {
+    return alibi ? launch_backward<T, D, true, true>(p, g, stream) : launch_backward<T, D, true, false>(p, g, stream);
+  }
+  return alibi ? launch_backward<T, D, false, true>(p, g, stream) : launch_backward<T, D, false, false>(p, g, stream);
+}
+
+template <typename T>
+int dispatch_backward(const Problem& p, int head_dim, bool causal, const Gradients& g, cudaStream_t stream) {
+  return head_dim == 64 ? dispatch_backward<T, 64>(p, causal, g, stream)
+                        : dispatch_backward<T, 128>(p, causal, g, stream);
+}
+
+}  // namespace flash_sigmoid
+
+/**
+ * Sigmoid attention backward: dq, dk, dv from q, k, v and dout (the gradient of o), with the
+ * forward's layouts and arguments; dq is [batch, nq, heads, head_dim], dk/dv [batch, nk, kv_heads,
+ * head_dim] (summed over each kv head's query heads). Deterministic. Returns 0, or a status with
+ * attnzoo_sigmoid_last_error set.
+ */
+AZ_API int attnzoo_sigmoid_backward(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
+                                    uint64_t dk, uint64_t dv, int batch, int heads, int kv_heads, int nq, int nk,
+                                    int head_dim, float scale, float bias, int causal, uint64_t alibi_slopes,
+                                    int slopes_batch_stride, uint64_t stream) {
+  using namespace flash_sigmoid;
+  const char* op = "sigmoid_backward";
+  Problem p;
+  SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
+                         slopes_batch_stride, &p));
+  const Gradients g{q, k, v, dout, dq, dk, dv};
+  const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv"};
+  const uint64_t handles[] = {q, k, v, dout, dq, dk, dv};
+  for (int i = 0; i < 7; i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
+  cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  return dtype == AZ_BF16 ? dispatch_backward<__nv_bfloat16>(p, head_dim, causal != 0, g, s)
+                          : dispatch_backward<__half>(p, head_dim, causal != 0, g, s);
+}

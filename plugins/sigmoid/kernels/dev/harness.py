@@ -1,0 +1,330 @@
+"""FlashSigmoid kernels: correctness against float64 references and benchmarks against SDPA.
+
+    python3 harness.py check LIB            # forward + backward grid, float64 references
+    python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN / materialised sigmoid
+    python3 harness.py variants LIB...      # our TFLOP/s only, one column per build (tile choices)
+
+LIB may end in ":SYMBOL" to run another exported forward with the same arguments
+(e.g. build/libattnzoo_sigmoid.so:attnzoo_sigmoid_forward_sm90).
+
+LIB is libattnzoo_sigmoid.so (built by dev/build.sh). Layout is FlashAttention's: q, o [B, Nq, H, d],
+k, v [B, Nk, Hkv, d]. The check prints one line per case and a summary; exit status 1 on any failure.
+"""
+
+import ctypes
+import json
+import math
+import os
+import sys
+
+import torch
+
+DTYPES = {torch.float16: 1, torch.bfloat16: 2}
+
+
+class Library:
+    def __init__(self, spec):
+        path, _, symbol = spec.partition(":")
+        lib = ctypes.CDLL(path)
+        u64, i32, f32 = ctypes.c_uint64, ctypes.c_int, ctypes.c_float
+        self.forward_fn = getattr(lib, symbol or "attnzoo_sigmoid_forward")
+        self.forward_fn.argtypes = [i32] + [u64] * 4 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
+        self.forward_fn.restype = i32
+        lib.attnzoo_sigmoid_backward.argtypes = [i32] + [u64] * 7 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
+        lib.attnzoo_sigmoid_backward.restype = i32
+        lib.attnzoo_sigmoid_last_error.argtypes = [ctypes.c_char_p, i32]
+        lib.attnzoo_sigmoid_last_error.restype = i32
+        self.lib = lib
+
+    def last_error(self):
+        buf = ctypes.create_string_buffer(512)
+        self.lib.attnzoo_sigmoid_last_error(buf, 512)
+        return buf.value.decode()
+
+    def _check(self, status):
+        if status != 0:
+            raise RuntimeError(f"status {status}: {self.last_error()}")
+
+    def forward(self, q, k, v, o, scale, bias, causal, slopes=None, slopes_batch_stride=0):
+        b, nq, h, d = q.shape
+        _, nk, hkv, _ = k.shape
+        stream = torch.cuda.current_stream().cuda_stream
+        self._check(self.forward_fn(
+            DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), b, h, hkv, nq, nk, d,
+            scale, bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
+
+    def backward(self, q, k, v, do, dq, dk, dv, scale, bias, causal, slopes=None, slopes_batch_stride=0):
+        b, nq, h, d = q.shape
+        _, nk, hkv, _ = k.shape
+        stream = torch.cuda.current_stream().cuda_stream
+        self._check(self.lib.attnzoo_sigmoid_backward(
+            DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr(), dq.data_ptr(),
+            dk.data_ptr(), dv.data_ptr(), b, h, hkv, nq, nk, d, scale, bias, int(causal),
+            0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
+
+
+def alibi_slopes(heads):
+    """Press et al.'s geometric slopes for a power of two heads: 2^(−8i/H), i = 1..H."""
+    return torch.tensor([2.0 ** (-8.0 * (i + 1) / heads) for i in range(heads)], dtype=torch.float32)
+
+
+def materialised(q, k, v, scale, bias, causal, slopes):
+    """σ(Q Kᵀ s + b − ALiBi) V computed in the dtype of q, every intermediate written out.
+
+    q [B, Nq, H, d], k/v [B, Nk, Hkv, d]; slopes [B, H] or None. Differentiable.
+    """
+    b, nq, h, _ = q.shape
+    nk, hkv = k.shape[1], k.shape[2]
+    qh = q.transpose(1, 2)
+    kh = k.transpose(1, 2).repeat_interleave(h // hkv, dim=1)
+    vh = v.transpose(1, 2).repeat_interleave(h // hkv, dim=1)
+    s = torch.matmul(qh, kh.transpose(-1, -2)) * scale + bias
+    i = torch.arange(nq, device=q.device).view(nq, 1)
+    j = torch.arange(nk, device=q.device).view(1, nk)
+    distance = i + nk - nq - j
+    if slopes is not None:
+        s = s - (slopes.view(b, h, 1, 1) * distance.abs()).to(s.dtype)
+    p = torch.sigmoid(s)
+    if causal:
+        p = p.masked_fill(distance < 0, 0.0)
+    return torch.matmul(p, vh).transpose(1, 2)
+
+
+def rel_err(x, ref):
+    return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-300)).item()
+
+
+def check_case(lib, dtype, b, h, hkv, nq, nk, d, causal, alibi, bias, per_batch_slopes=False):
+    dev = "cuda"
+    scale = 1.0 / math.sqrt(d)
+    q = torch.randn(b, nq, h, d, device=dev).to(dtype)
+    k = torch.randn(b, nk, hkv, d, device=dev).to(dtype)
+    v = torch.randn(b, nk, hkv, d, device=dev).to(dtype)
+    do = torch.randn(b, nq, h, d, device=dev).to(dtype)
+    slopes, stride, slopes_bh = None, 0, None
+    if alibi:
+        if per_batch_slopes:
+            slopes = (torch.rand(b, h, device=dev) * 0.5).contiguous()
+            stride = h
+            slopes_bh = slopes
+        else:
+            slopes = alibi_slopes(h).to(dev)
+            slopes_bh = slopes.view(1, h).expand(b, h)
+
+    # float64 reference and its gradients
+    q64, k64, v64 = (t.double().requires_grad_() for t in (q, k, v))
+    ref = materialised(q64, k64, v64, scale, bias, causal, None if slopes_bh is None else slopes_bh.double())
+    ref.backward(do.double())
+    # the same computation in the input dtype (PyTorch's own rounding: the yardstick)
+    ql, kl, vl = (t.clone().requires_grad_() for t in (q, k, v))
+    low = materialised(ql, kl, vl, scale, bias, causal, None if slopes_bh is None else slopes_bh.float())
+    low.backward(do)
+
+    o = torch.full_like(q, float("nan"))
+    lib.forward(q, k, v, o, scale, bias, causal, slopes, stride)
+    dq = torch.full_like(q, float("nan"))
+    dk = torch.full_like(k, float("nan"))
+    dv = torch.full_like(v, float("nan"))
+    lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal, slopes, stride)
+    torch.cuda.synchronize()
+
+    results = {}
+    for name, ours, ref_t, low_t in (("o", o, ref, low), ("dq", dq, q64.grad, ql.grad), ("dk", dk, k64.grad, kl.grad),
+                                     ("dv", dv, v64.grad, vl.grad)):
+        finite = bool(torch.isfinite(ours).all())
+        err = rel_err(ours, ref_t) if finite else float("inf")
+        yard = rel_err(low_t, ref_t)
+        results[name] = (err, yard, finite and err <= 2 * yard + 1e-6)
+    # a second run on the same inputs must match bit for bit (no races, deterministic backward)
+    o2 = torch.full_like(q, float("nan"))
+    lib.forward(q, k, v, o2, scale, bias, causal, slopes, stride)
+    dq2 = torch.full_like(q, float("nan"))
+    dk2 = torch.full_like(k, float("nan"))
+    dv2 = torch.full_like(v, float("nan"))
+    lib.backward(q, k, v, do, dq2, dk2, dv2, scale, bias, causal, slopes, stride)
+    torch.cuda.synchronize()
+    repeat = all(torch.equal(x, y) for x, y in ((o, o2), (dq, dq2), (dk, dk2), (dv, dv2)))
+    return results, repeat
+
+
+def check(lib):
+    torch.manual_seed(0)
+    shapes = [  # b, h, hkv, nq, nk, d
+        (2, 4, 4, 128, 128, 64),
+        (1, 4, 2, 200, 333, 128),
+        (2, 6, 2, 333, 200, 64),
+        (1, 8, 1, 1, 517, 128),
+        (1, 2, 2, 1000, 1000, 64),
+        (1, 2, 1, 77, 77, 128),
+        (3, 2, 2, 64, 1, 64),
+        (1, 4, 4, 513, 1031, 128),
+    ]
+    biases = [-10.0, -math.log(4096), 0.0, 2.0]
+    failures, total, worst = [], 0, {}
+    for dtype in (torch.bfloat16, torch.float16):
+        for (b, h, hkv, nq, nk, d) in shapes:
+            for causal in (False, True):
+                for alibi in (False, True):
+                    for bias in biases:
+                        per_batch = alibi and bias == 0.0
+                        res, repeat = check_case(lib, dtype, b, h, hkv, nq, nk, d, causal, alibi, bias, per_batch)
+                        total += 1
+                        ok = all(r[2] for r in res.values()) and repeat
+                        tag = f"{str(dtype)[6:]:8s} B{b} H{h}/{hkv} Nq{nq} Nk{nk} d{d} causal={int(causal)} alibi={int(alibi)}{'(bh)' if per_batch else ''} b={bias:+.2f}"
+                        line = " ".join(f"{n} {e:.2e}/{y:.2e}" for n, (e, y, _) in res.items())
+                        print(f"{'ok  ' if ok else 'FAIL'} {tag} | ours/torch-{str(dtype)[6:]}: {line}" + ("" if repeat else " NOT REPEATABLE"))
+                        for n, (e, y, _) in res.items():
+                            key = (str(dtype)[6:], n)
+                            worst[key] = max(worst.get(key, (0, 0)), (e / max(y, 1e-30), e))
+                        if not ok:
+                            failures.append(tag)
+    print("\nworst ratio ours/torch-lowp and its error, per output:")
+    for (dt, n), (ratio, e) in sorted(worst.items()):
+        print(f"  {dt:8s} {n:3s} ratio {ratio:.3f} err {e:.2e}")
+    # errors come back typed and named
+    q = torch.randn(1, 8, 2, 96, device="cuda", dtype=torch.bfloat16)
+    try:
+        lib.forward(q, q, q, q, 0.1, 0.0, False)
+        failures.append("head_dim 96 accepted")
+    except RuntimeError as e:
+        print("rejected as expected:", e)
+    q = torch.randn(1, 8, 3, 64, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(1, 8, 2, 64, device="cuda", dtype=torch.bfloat16)
+    try:
+        lib.forward(q, k, k, q, 0.1, 0.0, False)
+        failures.append("heads 3 / kv_heads 2 accepted")
+    except RuntimeError as e:
+        print("rejected as expected:", e)
+    print(f"\n{total - len(failures)}/{total} cases passed")
+    for f in failures:
+        print("FAILED:", f)
+    return not failures
+
+
+def bench(lib, outdir):
+    import triton.testing
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+
+    def timed(fn):
+        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+    rows = []
+    heads, tokens = 16, 65536
+    for d in (64, 128):
+        for causal in (False, True):
+            for n in (1024, 2048, 4096, 8192, 16384):
+                b = tokens // n
+                torch.manual_seed(n + d)
+                q = torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16)
+                k = torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16)
+                v = torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16)
+                do = torch.randn_like(q)
+                o = torch.empty_like(q)
+                dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+                scale, bias = 1.0 / math.sqrt(d), -math.log(4096)
+                flops = 4.0 * b * heads * n * n * d / (2 if causal else 1)
+                row = {"d": d, "causal": causal, "n": n, "batch": b}
+                row["ours_fwd"] = timed(lambda: lib.forward(q, k, v, o, scale, bias, causal))
+                row["ours_bwd"] = timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal))
+                qt, kt, vt = (t.transpose(1, 2).detach().requires_grad_() for t in (q, k, v))
+                dot = do.transpose(1, 2)
+                for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+                    try:
+                        with sdpa_kernel(backend):
+                            row[f"{name}_fwd"] = timed(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal))
+                            out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+                            row[f"{name}_bwd"] = timed(lambda: torch.autograd.grad(out, (qt, kt, vt), dot, retain_graph=True))
+                            del out
+                    except RuntimeError as e:
+                        print(f"{name} unavailable at d{d} N{n}: {str(e)[:120]}")
+                if n <= 4096:
+                    with torch.no_grad():
+                        row["naive_fwd"] = timed(lambda: materialised(q, k, v, scale, bias, causal, None))
+                for key in list(row):
+                    if key.endswith("_fwd"):
+                        row[key.replace("_fwd", "_fwd_tflops")] = flops / row[key] / 1e9
+                    if key.endswith("_bwd"):
+                        row[key.replace("_bwd", "_bwd_tflops")] = 2.5 * flops / row[key] / 1e9
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                del q, k, v, do, o, dq, dk, dv, qt, kt, vt
+                torch.cuda.empty_cache()
+    # matmul ceiling measured in the same run
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    bm = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    peak = 2 * 8192**3 / timed(lambda: a @ bm) / 1e9
+    with open(os.path.join(outdir, "bench.json"), "w") as f:
+        json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "matmul_tflops": peak,
+                   "rows": rows}, f, indent=1)
+    print(f"\nbf16 8192^3 matmul: {peak:.0f} TFLOP/s on {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    print("TFLOP/s forward (bwd) | ours/flash  ours/cudnn | ours % of matmul peak")
+    for r in rows:
+        g = lambda key: r.get(key, float("nan"))
+        print(f"d{r['d']:3d} {'causal' if r['causal'] else 'full  '} N{r['n']:5d}: ours {g('ours_fwd_tflops'):4.0f} ({g('ours_bwd_tflops'):3.0f}) "
+              f"flash {g('flash_fwd_tflops'):4.0f} ({g('flash_bwd_tflops'):3.0f}) cudnn {g('cudnn_fwd_tflops'):4.0f} ({g('cudnn_bwd_tflops'):3.0f}) "
+              f"naive {g('naive_fwd_tflops'):4.0f} | fwd x{g('ours_fwd_tflops') / g('flash_fwd_tflops'):.2f} x{g('ours_fwd_tflops') / g('cudnn_fwd_tflops'):.2f} "
+              f"bwd x{g('ours_bwd_tflops') / g('flash_bwd_tflops'):.2f} x{g('ours_bwd_tflops') / g('cudnn_bwd_tflops'):.2f} | {100 * g('ours_fwd_tflops') / peak:.0f}%")
+    chart(rows, peak, os.path.join(outdir, "flash_sigmoid.svg"))
+
+
+def variants(paths):
+    import triton.testing
+
+    libs = [Library(p) for p in paths]
+    heads, tokens = 16, 65536
+    print("variant TFLOP/s fwd/bwd:", " | ".join(paths))
+    for d in (64, 128):
+        for causal in (False, True):
+            for n in (2048, 8192):
+                b = tokens // n
+                q, k, v, do = (torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16) for _ in range(4))
+                o, dq, dk, dv = (torch.empty_like(q) for _ in range(4))
+                scale, bias = 1.0 / math.sqrt(d), -math.log(4096)
+                flops = 4.0 * b * heads * n * n * d / (2 if causal else 1)
+                cells = []
+                for lib in libs:
+                    f = triton.testing.do_bench(lambda: lib.forward(q, k, v, o, scale, bias, causal), warmup=25, rep=100,
+                                                return_mode="median")
+                    g = triton.testing.do_bench(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal),
+                                                warmup=25, rep=100, return_mode="median")
+                    cells.append(f"{flops / f / 1e9:4.0f}/{2.5 * flops / g / 1e9:4.0f}")
+                print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: " + " | ".join(cells), flush=True)
+
+
+def chart(rows, peak, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8), sharey=True)
+    for col, (d, causal) in enumerate(((64, False), (64, True), (128, False), (128, True))):
+        sel = [r for r in rows if r["d"] == d and r["causal"] == causal]
+        ns = [r["n"] for r in sel]
+        for row_i, pass_ in enumerate(("fwd", "bwd")):
+            ax = axes[row_i][col]
+            for impl in ("ours", "flash", "cudnn", "naive"):
+                ys = [r.get(f"{impl}_{pass_}_tflops", float("nan")) for r in sel]
+                if any(y == y for y in ys):
+                    ax.plot(ns, ys, marker="o", label={"ours": "FlashSigmoid (this)", "flash": "SDPA flash (FA2)",
+                                                       "cudnn": "SDPA cuDNN", "naive": "materialised sigmoid"}[impl])
+            ax.axhline(peak, color="grey", linestyle=":", label="bf16 matmul")
+            ax.set_xscale("log", base=2)
+            ax.set_title(f"{pass_} d={d} {'causal' if causal else 'full'}")
+            ax.set_xlabel("N (B·N = 64k, 16 heads)")
+            if col == 0:
+                ax.set_ylabel("TFLOP/s")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+if __name__ == "__main__":
+    lib = Library(sys.argv[2])
+    if sys.argv[1] == "variants":
+        variants(sys.argv[2:])
+        sys.exit(0)
+    if sys.argv[1] == "check":
+        sys.exit(0 if check(lib) else 1)
+    bench(lib, sys.argv[3])

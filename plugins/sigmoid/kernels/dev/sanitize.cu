@@ -1,0 +1,69 @@
+// Small forward + backward runs for compute-sanitizer (memcheck, racecheck): ragged sizes, GQA,
+// causal with Nq ≠ Nk, ALiBi, both head dims, every forward path the device has.
+// Exits 1 on any non-zero status or CUDA error.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <vector>
+
+extern "C" int attnzoo_sigmoid_forward(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int, float,
+                                       float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_forward_mma(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int,
+                                           float, float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_forward_sm90(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int,
+                                            float, float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_backward(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, int,
+                                        int, int, int, int, int, float, float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_last_error(char*, int);
+
+static uint64_t random_tensor(size_t n, unsigned seed) {
+  std::vector<__nv_bfloat16> host(n);
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    host[i] = __float2bfloat16(static_cast<float>(seed >> 8) / 16777216.0f - 0.5f);
+  }
+  void* p = nullptr;
+  if (cudaMalloc(&p, n * sizeof(__nv_bfloat16)) != cudaSuccess) return 0;
+  cudaMemcpy(p, host.data(), n * sizeof(__nv_bfloat16), cudaMemcpyHostToDevice);
+  return reinterpret_cast<uint64_t>(p);
+}
+
+int main() {
+  const int b = 1, h = 4, hkv = 2, nq = 77, nk = 130;
+  float slopes_host[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
+  void* slopes = nullptr;
+  cudaMalloc(&slopes, sizeof(slopes_host));
+  cudaMemcpy(slopes, slopes_host, sizeof(slopes_host), cudaMemcpyHostToDevice);
+  int failures = 0;
+  for (int d : {64, 128}) {
+    for (int causal = 0; causal < 2; causal++) {
+      const size_t nqe = static_cast<size_t>(b) * nq * h * d, nke = static_cast<size_t>(b) * nk * hkv * d;
+      uint64_t q = random_tensor(nqe, 1), k = random_tensor(nke, 2), v = random_tensor(nke, 3);
+      uint64_t o = random_tensor(nqe, 4), dout = random_tensor(nqe, 5), dq = random_tensor(nqe, 6);
+      uint64_t dk = random_tensor(nke, 7), dv = random_tensor(nke, 8);
+      int s1 = attnzoo_sigmoid_forward(2, q, k, v, o, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
+                                       reinterpret_cast<uint64_t>(slopes), 0, 0);
+      int s2 = attnzoo_sigmoid_backward(2, q, k, v, dout, dq, dk, dv, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
+                                        reinterpret_cast<uint64_t>(slopes), 0, 0);
+      s1 |= attnzoo_sigmoid_forward_mma(2, q, k, v, o, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
+                                        reinterpret_cast<uint64_t>(slopes), 0, 0);
+      int major = 0;
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+      if (major == 9) {
+        s1 |= attnzoo_sigmoid_forward_sm90(2, q, k, v, o, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
+                                           reinterpret_cast<uint64_t>(slopes), 0, 0);
+      }
+      cudaError_t err = cudaDeviceSynchronize();
+      char msg[512];
+      attnzoo_sigmoid_last_error(msg, sizeof(msg));
+      printf("d=%d causal=%d: forward %d backward %d sync %s %s\n", d, causal, s1, s2, cudaGetErrorString(err),
+             s1 || s2 ? msg : "");
+      failures += (s1 != 0) + (s2 != 0) + (err != cudaSuccess);
+      for (uint64_t p : {q, k, v, o, dout, dq, dk, dv}) cudaFree(reinterpret_cast<void*>(p));
+    }
+  }
+  cudaFree(slopes);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,146 @@
+// FlashSigmoid forward, O = σ(Q Kᵀ s + b − ALiBi) V, FlashAttention-2 style on mma.sync: one block
+// per (Q tile, head, batch), each warp owns MT × 16 query rows with Q in registers; K/V tiles stream
+// through double-buffered cp.async shared memory. No row max, no row sum, no rescaling: each tile's
+// weights go straight into the f32 output accumulator.
+#include "_forward.cuh"
+#include "_score.cuh"
+#include "_status.cuh"
+#include "_tile.cuh"
+
+namespace flash_sigmoid {
+
+// WARPS warps × MT × 16 rows of Q per block, key tiles of BN: the fastest of the builds measured
+// in dev/results/run2 (NOTES.md). Two row blocks per warp let every K/V fragment read from shared
+// memory feed two products; BN keeps S, O and Q fragments in registers.
+template <int D, bool CAUSAL>
+struct ForwardTile {
+  static constexpr int WARPS = 4, MT = 2, BN = D == 64 ? 64 : 32;
+};
+template <>
+struct ForwardTile<128, false> {
+  static constexpr int WARPS = 8, MT = 2, BN = 32;
+};
+
+template <typename T, int D, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
+    forward_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                   T* __restrict__ o) {
+  using Tile = ForwardTile<D, CAUSAL>;
+  constexpr int WARPS = Tile::WARPS, MT = Tile::MT, BN = Tile::BN;
+  constexpr int THREADS = WARPS * 32, BM = WARPS * MT * 16;
+  constexpr bool ACCURATE = AccurateSigmoid<T>::value;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* s_q = reinterpret_cast<T*>(smem);
+  T* s_k = s_q + BM * D;      // two stages of [BN][D]
+  T* s_v = s_k + 2 * BN * D;  // two stages of [BN][D]
+
+  // Causal Q tiles see more keys the later they sit: start those first.
+  const int m_tile = CAUSAL ? static_cast<int>(gridDim.x - 1 - blockIdx.x) : static_cast<int>(blockIdx.x);
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hk = h / (p.heads / p.kv_heads);
+  const int m0 = m_tile * BM;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int offset = p.nk - p.nq;
+
+  const T* q_head = q + b * p.q_batch + static_cast<int64_t>(h) * D;
+  const T* k_head = k + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const T* v_head = v + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+
+  // Keys any row of this tile can see (bottom-right aligned causal mask).
+  const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
+  const int n_tiles = key_end > 0 ? (key_end + BN - 1) / BN : 0;
+
+  load_tile_async<BM, D, THREADS>(s_q, q_head, p.q_row, m0, p.nq);
+  if (n_tiles > 0) {
+    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk);
+    load_tile_async<BN, D, THREADS>(s_v, v_head, p.kv_row, 0, p.nk);
+  }
+  cp_async_commit();
+  const HalfScore hs = half_score(p, b, h, ALIBI);
+  float acc[MT][D / 8][4];
+#pragma unroll
+  for (int m = 0; m < MT; m++) zero(acc[m]);
+  cp_async_wait_all();
+  __syncthreads();
+  const int warp_row0 = warp * MT * 16;  // the warp's first row inside the tile
+  uint32_t qf[MT][D / 16][4];
+#pragma unroll
+  for (int m = 0; m < MT; m++) load_a<D>(qf[m], s_q, warp_row0 + m * 16);
+
+  const int row0 = m0 + warp_row0;
+  for (int t = 0; t < n_tiles; t++) {
+    const int stage = t & 1;
+    if (t + 1 < n_tiles) {
+      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk);
+      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.kv_row, (t + 1) * BN, p.nk);
+      cp_async_commit();
+    }
+    const int n0 = t * BN;
+    float s[MT][BN / 8][4];
+#pragma unroll
+    for (int m = 0; m < MT; m++) zero(s[m]);
+    mma_regs_by_rows<MT, BN, D, T>(s, qf, s_k + stage * BN * D);
+    uint32_t pf[MT][BN / 16][4];
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      // Keys past Nk were loaded as zeros (V rows too), so only the causal edge needs a mask.
+      const int r0 = row0 + m * 16;
+      if (CAUSAL && n0 + BN - 1 > r0 + offset) {
+        sigmoid_weights<BN, ALIBI, true, false, ACCURATE>(s[m], hs, r0, n0, offset);
+      } else {
+        sigmoid_weights<BN, ALIBI, false, false, ACCURATE>(s[m], hs, r0, n0, offset);
+      }
+      to_a_fragments<BN, T>(pf[m], s[m]);
+    }
+    mma_regs_by_tile<MT, BN, D, T>(acc, pf, s_v + stage * BN * D);
+    if (t + 1 < n_tiles) {
+      cp_async_wait_all();
+      __syncthreads();
+    }
+  }
+  // Each warp stages through the Q rows only it read.
+#pragma unroll
+  for (int m = 0; m < MT; m++) {
+    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + b * p.q_batch + static_cast<int64_t>(h) * D, p.q_row,
+                     row0 + m * 16, p.nq);
+  }
+}
+
+template <typename T, int D, bool CAUSAL, bool ALIBI>
+int launch_forward(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t o, cudaStream_t stream) {
+  using Tile = ForwardTile<D, CAUSAL>;
+  constexpr int WARPS = Tile::WARPS, BN = Tile::BN;
+  constexpr int BM = WARPS * Tile::MT * 16;
+  constexpr int SMEM = (BM * D + 4 * BN * D) * static_cast<int>(sizeof(T));
+  auto kernel = forward_kernel<T, D, CAUSAL, ALIBI>;
+  SIG_CUDA_CHECK("sigmoid_forward", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+  const dim3 grid((p.nq + BM - 1) / BM, p.heads, p.batch);
+  kernel<<<grid, WARPS * 32, SMEM, stream>>>(p, az_ptr<const T>(q), az_ptr<const T>(k), az_ptr<const T>(v),
+                                             az_ptr<T>(o));
+  SIG_CUDA_CHECK("sigmoid_forward", cudaGetLastError());
+  return AZ_OK;
+}
+
+template <typename T, int D>
+int dispatch_forward(const Problem& p, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
+                     cudaStream_t stream) {
+  const bool alibi = p.slopes != nullptr;
+  if (causal) {
+    return alibi ? launch_forward<T, D, true, true>(p, q, k, v, o, stream)
+                 : launch_forward<T, D, true, false>(p, q, k, v, o, stream);
+  }
+  return alibi ? launch_forward<T, D, false, true>(p, q, k, v, o, stream)
+               : launch_forward<T, D, false, false>(p, q, k, v, o, stream);
+}
+
+int forward_mma(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
+                cudaStream_t stream) {
+  if (dtype == AZ_BF16) {
+    return head_dim == 64 ? dispatch_forward<__nv_bfloat16, 64>(p, causal, q, k, v, o, stream)
+                          : dispatch_forward<__nv_bfloat16, 128>(p, causal, q, k, v, o, stream);
+  }
+  return head_dim == 64 ? dispatch_forward<__half, 64>(p, causal, q, k, v, o, stream)
+                        : dispatch_forward<__half, 128>(p, causal, q, k, v, o, stream);
+}
+
+}  // namespace flash_sigmoid

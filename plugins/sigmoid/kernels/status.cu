@@ -1,0 +1,84 @@
+// The sigmoid library's last-error string and the argument checks shared by its exports.
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "_status.cuh"
+
+namespace flash_sigmoid {
+
+static thread_local char last_error[512] = "";
+
+int fail(int status, const char* op, const char* fmt, ...) {
+  int n = snprintf(last_error, sizeof(last_error), "%s: ", op);
+  if (n < 0 || n >= static_cast<int>(sizeof(last_error))) return status;
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(last_error + n, sizeof(last_error) - n, fmt, args);
+  va_end(args);
+  return status;
+}
+
+int check_pointer(const char* op, const char* name, uint64_t handle) {
+  if (handle == 0) return fail(AZ_INVALID, op, "%s is a null device pointer", name);
+  if (handle % 16 != 0)
+    return fail(AZ_INVALID, op, "%s (0x%llx) is not 16-byte aligned", name, (unsigned long long)handle);
+  return AZ_OK;
+}
+
+int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, int nq, int nk, int head_dim,
+                 float scale, float bias, uint64_t slopes, int slopes_batch_stride, Problem* out) {
+  if (dtype != AZ_F16 && dtype != AZ_BF16) {
+    return fail(AZ_INVALID, op, "unsupported dtype code %d (want f16 or bf16)", dtype);
+  }
+  if (head_dim != 64 && head_dim != 128) {
+    return fail(AZ_INVALID, op, "head_dim %d is not supported (want 64 or 128)", head_dim);
+  }
+  if (batch < 1 || heads < 1 || kv_heads < 1 || nq < 1 || nk < 1) {
+    return fail(AZ_INVALID, op, "sizes must be positive: batch %d, heads %d, kv_heads %d, nq %d, nk %d", batch, heads,
+                kv_heads, nq, nk);
+  }
+  if (heads % kv_heads != 0) {
+    return fail(AZ_INVALID, op, "heads %d is not a multiple of kv_heads %d", heads, kv_heads);
+  }
+  if (batch > 65535 || heads > 65535) {
+    return fail(AZ_RANGE, op, "batch %d or heads %d exceeds the grid limit 65535", batch, heads);
+  }
+  if (!isfinite(scale) || !isfinite(bias)) {
+    return fail(AZ_INVALID, op, "scale %g and bias %g must be finite", scale, bias);
+  }
+  if (slopes != 0 && slopes % 4 != 0) {
+    return fail(AZ_INVALID, op, "alibi_slopes (0x%llx) is not 4-byte aligned", (unsigned long long)slopes);
+  }
+  if (slopes_batch_stride < 0) {
+    return fail(AZ_INVALID, op, "slopes_batch_stride %d is negative", slopes_batch_stride);
+  }
+  out->batch = batch;
+  out->heads = heads;
+  out->kv_heads = kv_heads;
+  out->nq = nq;
+  out->nk = nk;
+  out->q_row = static_cast<int64_t>(heads) * head_dim;
+  out->q_batch = out->q_row * nq;
+  out->kv_row = static_cast<int64_t>(kv_heads) * head_dim;
+  out->kv_batch = out->kv_row * nk;
+  out->scale = scale;
+  out->bias = bias;
+  out->slopes = reinterpret_cast<const float*>(slopes);
+  out->slopes_batch_stride = slopes_batch_stride;
+  return AZ_OK;
+}
+
+}  // namespace flash_sigmoid
+
+/** Copies the calling thread's last error into buf (NUL-terminated, at most len bytes); returns its length. */
+AZ_API int attnzoo_sigmoid_last_error(char* buf, int len) {
+  const int n = static_cast<int>(strlen(flash_sigmoid::last_error));
+  if (buf != nullptr && len > 0) {
+    const int copy = n < len - 1 ? n : len - 1;
+    memcpy(buf, flash_sigmoid::last_error, copy);
+    buf[copy] = '\0';
+  }
+  return n;
+}
