@@ -6,7 +6,7 @@
  * @module
  */
 import { dotProductMixerCost } from "../../core/nn/mod.ts";
-import type { MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
+import type { FfiSymbol, MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
 import { parseSigmoidConfig, sigmoidConfigSchema } from "./config.ts";
 import { createSigmoidMixer, sigmoidMixerOptions } from "./mixer.ts";
 import { configs } from "./_configs.ts";
@@ -29,6 +29,30 @@ export function sigmoidMixerCost(spec: MixerSpec, config: unknown, tokens: numbe
 }
 
 /** The sigmoid attention plugin. */
+/** dtype, q, k, v, o, B, H, Hkv, Nq, Nk, d, scale, b, causal, ALiBi slopes, slopes batch stride, stream. */
+const FORWARD: FfiSymbol = {
+  parameters: [
+    "i32",
+    "u64",
+    "u64",
+    "u64",
+    "u64",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "f32",
+    "f32",
+    "i32",
+    "u64",
+    "i32",
+    "u64",
+  ],
+  result: "i32",
+};
+
 export const plugin: PluginManifest = {
   name: "sigmoid",
   title: "Sigmoid attention (FlashSigmoid)",
@@ -41,7 +65,47 @@ export const plugin: PluginManifest = {
   configSchema: sigmoidConfigSchema,
   ops: { cpu: { createMixer: createSigmoidMixer }, cuda: { createMixer: createSigmoidMixer } },
   cost: sigmoidMixerCost,
-  kernels: { sources: [], symbols: {} },
+  kernels: {
+    // FlashSigmoid (kernels/NOTES.md): built and compiled with the rest; the mixer still runs on core ops
+    sources: [
+      "kernels/status.cu",
+      "kernels/forward_api.cu",
+      "kernels/forward.cu",
+      "kernels/forward_sm90.cu",
+      "kernels/backward.cu",
+    ],
+    symbols: {
+      attnzoo_sigmoid_forward: FORWARD,
+      attnzoo_sigmoid_forward_mma: FORWARD,
+      attnzoo_sigmoid_forward_sm90: FORWARD,
+      attnzoo_sigmoid_backward: {
+        parameters: [
+          "i32",
+          "u64",
+          "u64",
+          "u64",
+          "u64",
+          "u64",
+          "u64",
+          "u64",
+          "i32",
+          "i32",
+          "i32",
+          "i32",
+          "i32",
+          "i32",
+          "f32",
+          "f32",
+          "i32",
+          "u64",
+          "i32",
+          "u64",
+        ],
+        result: "i32",
+      },
+      attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
+    },
+  },
   configs,
   baseUrl: new URL(".", import.meta.url).href,
 };
