@@ -230,7 +230,8 @@ function bench(args: Args, print: Print): void {
   using x = toDevice(host, model.device);
   const forward = (): void => {
     using out = model.forward(x);
-    using first = narrow(out.reshape([-1]), 0, 0, 1);
+    using flat = out.reshape([-1]);
+    using first = narrow(flat, 0, 0, 1);
     first.toFloat32Array(); // reading one value back waits for the device
   };
   forward();

@@ -56,7 +56,8 @@ function lmConfig(plugin: string): Record<string, unknown> {
 
 /** Reads one value back, which waits for the device: timings then cover the work, not its launch. */
 function settle(t: Tensor): Tensor {
-  using first = narrow(t.reshape([t.size]), 0, 0, 1);
+  using flat = t.reshape([t.size]);
+  using first = narrow(flat, 0, 0, 1);
   first.toFloat32Array();
   return t;
 }
