@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseOrThrow } from "./_validate.ts";
 import type { Device, Tensor } from "./tensor.ts";
 import type { DType } from "./dtype.ts";
 
@@ -156,4 +157,12 @@ export interface PluginManifest {
   configs: Record<string, unknown>;
   /** `import.meta.url` of the plugin's folder, to locate its kernel sources. */
   baseUrl: string;
+}
+
+/**
+ * Validates a plugin's `attention` config (missing means all defaults): a bad field throws
+ * ConfigError naming the field (an unknown key by its own name) and `source`.
+ */
+export function parseConfig<T>(schema: z.ZodType<T>, config: unknown, source: string): T {
+  return parseOrThrow(schema, config ?? {}, source);
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseConfig } from "../../core/plugin.ts";
 import { ConfigError } from "../../core/errors.ts";
 
 /** The agent attention config block, after defaults. */
@@ -192,8 +193,5 @@ export function agentParameterShapes(g: AgentGeometry, qkvBias: boolean): Map<st
 
 /** Parses an `attention` block (defaults filled); a bad field throws ConfigError naming it. */
 export function parseAgentConfig(config: unknown): AgentConfig {
-  const result = AgentConfigSchema.safeParse(config ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new ConfigError(CONFIG_SOURCE, issue.path.map(String).join("."), issue.message);
+  return parseConfig(AgentConfigSchema, config, CONFIG_SOURCE);
 }

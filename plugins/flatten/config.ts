@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../../core/errors.ts";
+import { parseConfig } from "../../core/plugin.ts";
 
 /** A validated FLatten attention config. */
 export interface FlattenConfig {
@@ -40,10 +40,5 @@ export const flattenConfigSchema: z.ZodType<FlattenConfig> = z.strictObject({
 
 /** Parses a config; a bad field throws ConfigError naming it. */
 export function parseFlattenConfig(config: unknown, source = "flatten attention config"): FlattenConfig {
-  const result = flattenConfigSchema.safeParse(config ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
-  const field = [...issue.path.map(String), ...keys].join(".");
-  throw new ConfigError(source, field, issue.message);
+  return parseConfig(flattenConfigSchema, config, source);
 }

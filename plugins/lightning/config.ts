@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseConfig } from "../../core/plugin.ts";
 import { ConfigError } from "../../core/errors.ts";
 
 /** Feature maps the official `get_activation_fn` offers for q and k. */
@@ -46,12 +47,7 @@ export const lightningConfigSchema: z.ZodType<LightningConfig> = z.strictObject(
 
 /** Parses a config; a bad field throws ConfigError naming it. */
 export function parseLightningConfig(config: unknown, source = "lightning attention config"): LightningConfig {
-  const result = lightningConfigSchema.safeParse(config ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
-  const field = [...issue.path.map(String), ...keys].join(".");
-  throw new ConfigError(source, field, issue.message);
+  return parseConfig(lightningConfigSchema, config, source);
 }
 
 /** Whether layer `layer` of `layers` uses LRPE under `config`. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../../core/errors.ts";
+import { parseConfig } from "../../core/plugin.ts";
 
 /** A validated sigmoid attention config. */
 export interface SigmoidConfig {
@@ -28,12 +28,7 @@ export const sigmoidConfigSchema: z.ZodType<SigmoidConfig> = z.strictObject({
 
 /** Parses a config; a bad field throws ConfigError naming it. */
 export function parseSigmoidConfig(config: unknown, source = "sigmoid attention config"): SigmoidConfig {
-  const result = sigmoidConfigSchema.safeParse(config ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
-  const field = [...issue.path.map(String), ...keys].join(".");
-  throw new ConfigError(source, field, issue.message);
+  return parseConfig(sigmoidConfigSchema, config, source);
 }
 
 /** The score bias b of a config: `bias` when given, else −ln(maxLength). */

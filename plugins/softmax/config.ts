@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../../core/errors.ts";
+import { parseConfig } from "../../core/plugin.ts";
 
 /** A validated softmax attention config. */
 export interface SoftmaxConfig {
@@ -19,10 +19,5 @@ export const softmaxConfigSchema: z.ZodType<SoftmaxConfig> = z.strictObject({
 
 /** Parses a config; a bad field throws ConfigError naming it. */
 export function parseSoftmaxConfig(config: unknown, source = "softmax attention config"): SoftmaxConfig {
-  const result = softmaxConfigSchema.safeParse(config ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
-  const field = [...issue.path.map(String), ...keys].join(".");
-  throw new ConfigError(source, field, issue.message);
+  return parseConfig(softmaxConfigSchema, config, source);
 }
