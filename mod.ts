@@ -36,7 +36,7 @@ export type { Backend, BinaryOp, Conv2dOptions, DeviceRequest, MatmulOptions, Un
 export { resolveDevice } from "./core/backend.ts";
 export { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "./core/backends/cpu/cpu_backend.ts";
 export { CudaBackend, type CudaMemoryStats, type LinearOptions } from "./core/backends/cuda/mod.ts";
-export { FfiSymbolSchema, FfiTypeSchema, PaperSchema, PluginManifestSchema } from "./core/plugin.ts";
+export { FfiSymbolSchema, FfiTypeSchema, PaperSchema, parseConfig, PluginManifestSchema } from "./core/plugin.ts";
 export type {
   FfiSymbol,
   FfiType,
