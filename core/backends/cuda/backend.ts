@@ -139,8 +139,8 @@ export class CudaBackend implements Backend {
       throw new DTypeError("download", `expects cuda storage, got ${storage.device}`);
     }
     const host = allocHost(storage.dtype, storage.length);
-    // FFI takes ordinary buffers; the host array lives on a SharedArrayBuffer
-    const bytes = new Uint8Array(storage.length * dtypeSize(storage.dtype));
+    // the copy is synchronous, so the SharedArrayBuffer-backed host array is written in place
+    const bytes = new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
     this.#rt.call(
       "attnzoo_download",
       "download",
@@ -149,7 +149,6 @@ export class CudaBackend implements Backend {
       storage.handle,
       BigInt(bytes.length),
     );
-    new Uint8Array(host.buffer).set(bytes);
     return host;
   }
 
@@ -185,8 +184,8 @@ export class CudaBackend implements Backend {
     if (storage instanceof CudaStorage) return this.clone(x);
     if (!(storage instanceof CpuStorage)) throw new DTypeError("fromHost", `cannot copy from ${storage.device}`);
     const src = storage.data;
-    const bytes = new Uint8Array(src.byteLength);
-    bytes.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+    // read in place during the (synchronous, pinned-staged) upload: no intermediate copy
+    const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
     return this.#produce(x.shape, x.dtype, (out) => {
       this.#rt.call(
         "attnzoo_upload",
