@@ -6,6 +6,7 @@
  */
 import { cpuBackend } from "./backends/cpu/cpu_backend.ts";
 import type { DType } from "./dtype.ts";
+import type { PluginKernels, PluginManifest } from "./plugin.ts";
 import { DeviceUnavailableError } from "./errors.ts";
 import type { Device, Tensor } from "./tensor.ts";
 import { loadCudaBackend } from "./backends/cuda/mod.ts";
@@ -102,6 +103,12 @@ export interface Backend {
   concat(xs: readonly Tensor[], dim: number): Tensor;
   /** `length` entries of `dim` starting at `start`, as a contiguous copy. */
   narrow(x: Tensor, dim: number, start: number, length: number): Tensor;
+
+  /**
+   * Opens a plugin's native kernels on this device (built with the runtime), or undefined when
+   * the device runs no native code (the CPU) or the plugin declares none.
+   */
+  pluginKernels?(plugin: PluginManifest): PluginKernels | undefined;
 }
 
 const backends = new Map<Device, () => Backend>();

@@ -96,10 +96,36 @@ export interface MixerCost {
   flops: number;
 }
 
+/** A native function of a plugin's kernel library (arguments as its symbol table declares). */
+export type PluginKernel = (...args: (number | bigint | Uint8Array | Float32Array | Int32Array | null)[]) => unknown;
+
+/**
+ * A plugin's own kernels on a device, opened by the backend from the manifest's `kernels` and
+ * handed to the plugin's ops: the library's functions, device addresses of tensors, the stream
+ * every backend op runs on, and status checking that names the op and the library's message.
+ */
+export interface PluginKernels {
+  /** The library's functions by name, bound from the manifest's symbol table. */
+  readonly symbols: Readonly<Record<string, PluginKernel>>;
+  /** Device address of a tensor of this device (for `u64` pointer arguments). */
+  pointer(t: Tensor): bigint;
+  /** The backend's stream (for a `u64` stream argument): kernels then order after every op. */
+  readonly stream: bigint;
+  /** A new uninitialised tensor on this device, for kernel outputs. */
+  empty(shape: readonly number[], dtype: DType): Tensor;
+  /** Throws NativeError(op, status, the library's last error) when `status` is not 0. */
+  check(status: number, op: string, detail: string | (() => string)): void;
+  /** Compute capability of the device (90 for Hopper). */
+  readonly computeCapability: number;
+}
+
 /** Ops a plugin implements on one backend. */
 export interface PluginOps {
-  /** Creates the plugin's token mixer; `config` has passed the plugin's config schema. */
-  createMixer(spec: MixerSpec, config: unknown): TokenMixer;
+  /**
+   * Creates the plugin's token mixer; `config` has passed the plugin's config schema. `kernels`
+   * are the plugin's own native kernels when it declares some and the device could load them.
+   */
+  createMixer(spec: MixerSpec, config: unknown, kernels?: PluginKernels): TokenMixer;
 }
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", "must be a function");

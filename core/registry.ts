@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { matchesPattern, nearest } from "./_names.ts";
 import { parseOrThrow } from "./_validate.ts";
-import { type DeviceRequest, resolveDevice } from "./backend.ts";
+import { backendFor, type DeviceRequest, resolveDevice } from "./backend.ts";
 import type { DType } from "./dtype.ts";
 import { ConfigError, DeviceUnavailableError, NotFoundError } from "./errors.ts";
 import { type MixerSpec, type PluginManifest, PluginManifestSchema, type TokenMixer } from "./plugin.ts";
@@ -225,7 +225,7 @@ export function createMixer(
       `plugin "${pluginName}" has no ${spec.device} ops (are its kernels built?)`,
     );
   }
-  return ops.createMixer(spec, parsed);
+  return ops.createMixer(spec, parsed, backendFor(spec.device).pluginKernels?.(plugin));
 }
 
 /** Registered model names matching `pattern` (`*` and `?` wildcards, case-insensitive), sorted. */

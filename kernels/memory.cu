@@ -203,6 +203,13 @@ AZ_API int attnzoo_download(void* dst, uint64_t src, uint64_t bytes) {
 }
 
 /** Waits for all queued work; reports errors of kernels that ran asynchronously. */
+// The stream every runtime op runs on, for plugin kernels that must order against them.
+AZ_API int attnzoo_stream(uint64_t* out) {
+  if (!ctx.ready) return az_fail(AZ_INVALID, "stream", "attnzoo_init was not called");
+  *out = reinterpret_cast<uint64_t>(ctx.stream);
+  return AZ_OK;
+}
+
 AZ_API int attnzoo_synchronize() {
   AZ_CUDA_CHECK("synchronize", cudaStreamSynchronize(ctx.stream));
   return AZ_OK;

@@ -15,22 +15,20 @@ import {
   type QkTransform,
 } from "../../core/nn/mod.ts";
 import { layerNorm, rmsNorm, sigmoid } from "../../core/ops.ts";
-import type { MixerSpec, TokenMixer } from "../../core/plugin.ts";
+import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
+import { flashSigmoidAttention } from "./_flash.ts";
 import { parseSigmoidConfig, scoreBias, type SigmoidConfig } from "./config.ts";
 
-/** σ of q kᵀ·d^-½ + b − slope·distance (the full-offset ALiBi rule), masked keys weighted 0. */
-function sigmoidAttentionFunction(config: SigmoidConfig): AttentionFunction {
+/**
+ * σ of q kᵀ·d^-½ + b − slope·distance (the full-offset ALiBi rule), masked keys weighted 0: the
+ * FlashSigmoid kernels when the device has them, else composed from core ops.
+ */
+function sigmoidAttentionFunction(config: SigmoidConfig, heads: number, kernels?: PluginKernels): AttentionFunction {
   const bias = scoreBias(config);
-  return (q, k, v, { causal, queryOffset }) => {
-    const slopes = config.alibi ? alibiSlopes(q.shape[1]) : undefined;
-    return eagerAttention(q, k, v, {
-      causal,
-      queryOffset,
-      scoreBias: bias,
-      alibiSlopes: slopes,
-      weights: sigmoid,
-    });
-  };
+  const slopes = config.alibi ? alibiSlopes(heads) : undefined;
+  const eager: AttentionFunction = (q, k, v, { causal, queryOffset }) =>
+    eagerAttention(q, k, v, { causal, queryOffset, scoreBias: bias, alibiSlopes: slopes, weights: sigmoid });
+  return kernels === undefined ? eager : flashSigmoidAttention(kernels, bias, slopes, eager);
 }
 
 /** RMSNorm (eps 1e-6) or LayerNorm (eps 1e-5) over the head dim, PyTorch's defaults. */
@@ -49,14 +47,24 @@ function qkNorm(kind: "rms" | "layer"): QkTransform {
   };
 }
 
-/** What the sigmoid family plugs into the core dot-product mixer for `config`. */
-export function sigmoidMixerOptions(config: SigmoidConfig): DotProductMixerOptions {
-  const options: DotProductMixerOptions = { name: "sigmoid mixer", attention: sigmoidAttentionFunction(config) };
+/** What the sigmoid family plugs into the core dot-product mixer for `config` and `heads` query heads. */
+export function sigmoidMixerOptions(
+  config: SigmoidConfig,
+  heads: number,
+  kernels?: PluginKernels,
+): DotProductMixerOptions {
+  const options: DotProductMixerOptions = {
+    name: "sigmoid mixer",
+    attention: sigmoidAttentionFunction(config, heads, kernels),
+  };
   if (config.qkNorm !== "none") options.qkTransform = qkNorm(config.qkNorm);
   return options;
 }
 
-/** Creates a sigmoid-attention mixer for `spec` with a (validated or raw) sigmoid config. */
-export function createSigmoidMixer(spec: MixerSpec, rawConfig: unknown): TokenMixer {
-  return createDotProductMixer(spec, sigmoidMixerOptions(parseSigmoidConfig(rawConfig)));
+/**
+ * Creates a sigmoid-attention mixer for `spec` with a (validated or raw) sigmoid config; with
+ * `kernels` (CUDA) its attention runs on the FlashSigmoid forward.
+ */
+export function createSigmoidMixer(spec: MixerSpec, rawConfig: unknown, kernels?: PluginKernels): TokenMixer {
+  return createDotProductMixer(spec, sigmoidMixerOptions(parseSigmoidConfig(rawConfig), spec.heads, kernels));
 }

@@ -25,7 +25,7 @@ export type { QkNormKind } from "./_qk_norm.ts";
 
 /** Parameters and forward FLOPs of one sigmoid mixer over `tokens` tokens. */
 export function sigmoidMixerCost(spec: MixerSpec, config: unknown, tokens: number): MixerCost {
-  return dotProductMixerCost(spec, sigmoidMixerOptions(parseSigmoidConfig(config)), tokens);
+  return dotProductMixerCost(spec, sigmoidMixerOptions(parseSigmoidConfig(config), spec.heads), tokens);
 }
 
 /** The sigmoid attention plugin. */

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { ensureKernels } from "../../../kernels/build.ts";
 import { DeviceUnavailableError } from "../../errors.ts";
 import { check, type NativeArg, type NativeFn, openLibrary } from "../../ffi/mod.ts";
+import type { PluginManifest } from "../../plugin.ts";
 import { RUNTIME_SYMBOLS, type RuntimeSymbol } from "./_symbols.ts";
 
 /** Calls a runtime function and throws NativeError(op, status, message (detail)) on failure. */
@@ -56,4 +57,32 @@ export function openRuntime(): Runtime {
     call,
     device: { name: new TextDecoder().decode(name.subarray(0, end < 0 ? name.length : end)), computeCapability: cc[0] },
   };
+}
+
+/** A plugin's kernel library, opened: its bound functions and a status check naming its message. */
+export interface PluginLibrary {
+  /** Bound functions from the manifest's symbol table. */
+  symbols: Readonly<Record<string, NativeFn>>;
+  /** Throws NativeError(op, status, the library's last error) when `status` is not 0. */
+  check(status: number, op: string, detail: string | (() => string)): void;
+}
+
+/**
+ * Builds (or finds prebuilt) and opens `libattnzoo_<plugin>.so`, linked against the runtime. Its
+ * symbol table must hold a `*_last_error(char*, int)` export, as the runtime's does.
+ */
+export function openPluginLibrary(plugin: PluginManifest): PluginLibrary {
+  const path = ensureKernels({ plugins: [plugin] }).plugins[plugin.name];
+  const lastErrorName = Object.keys(plugin.kernels.symbols).find((name) => name.endsWith("_last_error"));
+  if (path === undefined || lastErrorName === undefined) {
+    throw new DeviceUnavailableError(
+      "cuda",
+      `plugin "${plugin.name}" has no kernel library${
+        lastErrorName === undefined ? " with a *_last_error export" : ""
+      }`,
+    );
+  }
+  const symbols = openLibrary(path, plugin.kernels.symbols).symbols as Readonly<Record<string, NativeFn>>;
+  const lastError = symbols[lastErrorName];
+  return { symbols, check: (status, op, detail) => check(status, op, detail, lastError) };
 }

@@ -23,6 +23,7 @@ export type RuntimeSymbol =
   | "attnzoo_upload"
   | "attnzoo_download"
   | "attnzoo_synchronize"
+  | "attnzoo_stream"
   | "attnzoo_memory_stats"
   | "attnzoo_reset_peak"
   | "attnzoo_empty_cache"
@@ -55,6 +56,7 @@ export const RUNTIME_SYMBOLS: Readonly<Record<RuntimeSymbol, FfiSymbol>> = {
   attnzoo_upload: fn(U64, PTR, U64),
   attnzoo_download: fn(PTR, U64, U64),
   attnzoo_synchronize: fn(),
+  attnzoo_stream: fn(PTR),
   attnzoo_memory_stats: fn(PTR),
   attnzoo_reset_peak: fn(),
   attnzoo_empty_cache: fn(),

@@ -29,7 +29,8 @@ import {
   requireVector,
   splitAt,
 } from "./_shapes.ts";
-import type { Runtime } from "./_library.ts";
+import type { PluginKernel, PluginKernels, PluginManifest } from "../../plugin.ts";
+import { openPluginLibrary, type Runtime } from "./_library.ts";
 import { DTYPE_CODE } from "./_symbols.ts";
 import { CudaStorage } from "./storage.ts";
 
@@ -99,12 +100,33 @@ export class CudaBackend implements Backend {
   readonly info: { name: string; computeCapability: number };
   readonly #rt: Runtime;
   readonly #release: (handle: bigint) => void;
+  readonly #plugins = new Map<string, PluginKernels>();
 
   /** Wraps an initialised runtime (see `loadCudaBackend`). */
   constructor(runtime: Runtime) {
     this.#rt = runtime;
     this.info = runtime.device;
     this.#release = (handle) => runtime.call("attnzoo_free", "free", "", handle);
+  }
+
+  /** The plugin's native kernels on this GPU (built on first use), or undefined when it declares none. */
+  pluginKernels(plugin: PluginManifest): PluginKernels | undefined {
+    if (plugin.kernels.sources.length === 0) return undefined;
+    const cached = this.#plugins.get(plugin.name);
+    if (cached !== undefined) return cached;
+    const library = openPluginLibrary(plugin);
+    const stream = new BigUint64Array(1);
+    this.#rt.call("attnzoo_stream", "stream", "", stream);
+    const kernels: PluginKernels = {
+      symbols: library.symbols as Readonly<Record<string, PluginKernel>>,
+      pointer: handleOf,
+      stream: stream[0],
+      empty: (shape, dtype) => this.empty(shape, dtype),
+      check: library.check,
+      computeCapability: this.info.computeCapability,
+    };
+    this.#plugins.set(plugin.name, kernels);
+    return kernels;
   }
 
   /** A new uninitialised device tensor. */

@@ -1,0 +1,82 @@
+// The sigmoid plugin's own CUDA kernels (FlashSigmoid forward) through the plugin contract: the
+// backend opens them from the manifest, the mixer uses them on CUDA in bf16, and its outputs match
+// the CPU mixer (f32, same seed hence the same weights) and the CUDA mixer composed of core ops.
+//
+// Tolerance: relative L2 error 3e-2 in bf16, as tests/gpu/models_test.ts argues (one bf16 ulp is
+// ≈ 8e-3; the kernel also rounds P to bf16 before P·V, as FlashAttention does); layout or masking
+// bugs give errors of order 1.
+import "../../mod.ts";
+import { cast, narrow, toDevice } from "../../core/ops.ts";
+import type { MixerSpec } from "../../core/plugin.ts";
+import { randn } from "../../core/random.ts";
+import { createMixer, getPlugin } from "../../core/registry.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { assert, assertRelativeError } from "../_assert.ts";
+import { test } from "../_harness.ts";
+import { gpu } from "./_setup.ts";
+
+const BF16 = 3e-2;
+
+function spec(device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec {
+  return {
+    dim: 256,
+    heads: 4,
+    causal: true,
+    layer: 0,
+    layers: 1,
+    qkvBias: false,
+    dtype: device === "cpu" ? "f32" : "bf16",
+    device,
+    seed: 9,
+    ...overrides,
+  };
+}
+
+function onCuda(x: Tensor): Tensor {
+  using bf16 = cast(x, "bf16");
+  return toDevice(bf16, "cuda");
+}
+
+const cases: [string, Partial<MixerSpec>, Record<string, unknown>][] = [
+  ["causal LM, d 64, ALiBi, b = −ln 4096", { heads: 4 }, { maxLength: 4096, alibi: true }],
+  ["causal LM, d 64, GQA 4/2, QK-RMSNorm", { heads: 4, kvHeads: 2 }, { qkNorm: "rms" }],
+  ["vision, d 128, b = 0", { heads: 2, causal: false, qkvBias: true }, { bias: 0 }],
+];
+
+test("FlashSigmoid: the backend opens the sigmoid plugin's kernels from its manifest", () => {
+  const cuda = gpu("FlashSigmoid kernels load");
+  if (cuda === undefined) return;
+  const kernels = cuda.pluginKernels(getPlugin("sigmoid"));
+  assert(kernels !== undefined && typeof kernels.symbols.attnzoo_sigmoid_forward === "function", "kernels bound");
+  assert(cuda.pluginKernels(getPlugin("softmax")) === undefined, "a plugin without kernels gets none");
+});
+
+for (const [label, geometry, config] of cases) {
+  test(`FlashSigmoid mixer on CUDA (bf16) = CPU mixer (f32): ${label}, N = 77`, () => {
+    if (gpu(`FlashSigmoid mixer ${label}`) === undefined) return;
+    using x = randn([2, 77, 256], { seed: 4 });
+    using cpuMixer = createMixer("sigmoid", spec("cpu", geometry), config);
+    using flashMixer = createMixer("sigmoid", spec("cuda", geometry), config);
+    using eagerMixer = getPlugin("sigmoid").ops.cuda!.createMixer(spec("cuda", geometry), config);
+    using expected = cpuMixer.forward(x);
+    using xCuda = onCuda(x);
+    using flash = flashMixer.forward(xCuda);
+    using eager = eagerMixer.forward(xCuda);
+    assertRelativeError(flash.toFloat32Array(), expected.toFloat32Array(), BF16, "flash vs cpu");
+    assertRelativeError(flash.toFloat32Array(), eager.toFloat32Array(), BF16, "flash vs eager on cuda");
+    if (geometry.causal === false) return;
+    // decode through the KV cache on the kernels: prefill 60 tokens, then one token per call
+    using state = flashMixer.createState!(2);
+    const decoded = new Float32Array(2 * 77 * 256);
+    for (const [start, length] of [[0, 60], ...Array.from({ length: 17 }, (_, i) => [60 + i, 1])]) {
+      using chunk = narrow(x, 1, start, length);
+      using chunkCuda = onCuda(chunk);
+      using y = flashMixer.step!(chunkCuda, state);
+      const values = y.toFloat32Array();
+      for (let b = 0; b < 2; b++) {
+        decoded.set(values.subarray(b * length * 256, (b + 1) * length * 256), (b * 77 + start) * 256);
+      }
+    }
+    assertRelativeError(decoded, expected.toFloat32Array(), BF16, "decode vs cpu forward");
+  });
+}
