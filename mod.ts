@@ -43,6 +43,8 @@ export type {
   MixerCost,
   MixerSpec,
   MixerState,
+  PluginKernel,
+  PluginKernels,
   PluginManifest,
   PluginOps,
   SymbolTable,
