@@ -6,7 +6,7 @@
  * @module
  */
 import { dotProductMixerCost } from "../../core/nn/mod.ts";
-import type { FfiSymbol, MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
+import type { FfiSymbol, FfiType, MixerCost, MixerSpec, PluginManifest } from "../../core/plugin.ts";
 import { parseSigmoidConfig, sigmoidConfigSchema } from "./config.ts";
 import { createSigmoidMixer, sigmoidMixerOptions } from "./mixer.ts";
 import { configs } from "./_configs.ts";
@@ -28,31 +28,31 @@ export function sigmoidMixerCost(spec: MixerSpec, config: unknown, tokens: numbe
   return dotProductMixerCost(spec, sigmoidMixerOptions(parseSigmoidConfig(config), spec.heads), tokens);
 }
 
-/** The sigmoid attention plugin. */
-/** dtype, q, k, v, o, B, H, Hkv, Nq, Nk, d, scale, b, causal, ALiBi slopes, slopes batch stride, stream. */
-const FORWARD: FfiSymbol = {
-  parameters: [
-    "i32",
-    "u64",
-    "u64",
-    "u64",
-    "u64",
-    "i32",
-    "i32",
-    "i32",
-    "i32",
-    "i32",
-    "i32",
-    "f32",
-    "f32",
-    "i32",
-    "u64",
-    "i32",
-    "u64",
-  ],
-  result: "i32",
-};
+/** What every FlashSigmoid entry point takes after its tensors: B, H, Hkv, Nq, Nk, d, scale, b,
+ * causal, ALiBi slopes (device f32 or 0), the slopes' batch stride, stream. */
+const SIZES_AND_OPTIONS: FfiType[] = [
+  "i32",
+  "i32",
+  "i32",
+  "i32",
+  "i32",
+  "i32",
+  "f32",
+  "f32",
+  "i32",
+  "u64",
+  "i32",
+  "u64",
+];
 
+/** An entry point: dtype code, `tensors` device pointers, then the sizes and options. */
+function kernelEntry(tensors: number): FfiSymbol {
+  return { parameters: ["i32", ...Array<FfiType>(tensors).fill("u64"), ...SIZES_AND_OPTIONS], result: "i32" };
+}
+
+const FORWARD = kernelEntry(4); // q, k, v, o
+
+/** The sigmoid attention plugin. */
 export const plugin: PluginManifest = {
   name: "sigmoid",
   title: "Sigmoid attention (FlashSigmoid)",
@@ -66,7 +66,7 @@ export const plugin: PluginManifest = {
   ops: { cpu: { createMixer: createSigmoidMixer }, cuda: { createMixer: createSigmoidMixer } },
   cost: sigmoidMixerCost,
   kernels: {
-    // FlashSigmoid (kernels/NOTES.md): built and compiled with the rest; the mixer still runs on core ops
+    // FlashSigmoid (kernels/NOTES.md): built with the runtime; on CUDA the mixer's attention runs on the forward
     sources: [
       "kernels/status.cu",
       "kernels/forward_api.cu",
@@ -78,31 +78,7 @@ export const plugin: PluginManifest = {
       attnzoo_sigmoid_forward: FORWARD,
       attnzoo_sigmoid_forward_mma: FORWARD,
       attnzoo_sigmoid_forward_sm90: FORWARD,
-      attnzoo_sigmoid_backward: {
-        parameters: [
-          "i32",
-          "u64",
-          "u64",
-          "u64",
-          "u64",
-          "u64",
-          "u64",
-          "u64",
-          "i32",
-          "i32",
-          "i32",
-          "i32",
-          "i32",
-          "i32",
-          "f32",
-          "f32",
-          "i32",
-          "u64",
-          "i32",
-          "u64",
-        ],
-        result: "i32",
-      },
+      attnzoo_sigmoid_backward: kernelEntry(7), // q, k, v, dout, dq, dk, dv
       attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
     },
   },

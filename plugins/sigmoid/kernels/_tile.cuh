@@ -32,10 +32,18 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
+// The default shared layout: row-major rows of D elements, 16-byte chunks XOR-swizzled.
+template <int D>
+struct SwizzledRows {
+  __device__ __forceinline__ int operator()(int row, int chunk) const { return swizzled<D>(row, chunk); }
+};
+
 // Starts loading rows [row0, row0 + ROWS) of a [rows][row_stride] global matrix into a shared
-// tile; rows at or past `valid_rows` become zeros, so later products over them are exact zeros.
-template <int ROWS, int D, int THREADS, typename T>
-__device__ __forceinline__ void load_tile_async(T* tile, const T* src, int64_t row_stride, int row0, int valid_rows) {
+// tile at the offsets `layout(row, chunk)` gives; rows at or past `valid_rows` become zeros, so
+// later products over them are exact zeros.
+template <int ROWS, int D, int THREADS, typename T, typename Layout = SwizzledRows<D>>
+__device__ __forceinline__ void load_tile_async(T* tile, const T* src, int64_t row_stride, int row0, int valid_rows,
+                                                Layout layout = Layout{}) {
   constexpr int CHUNKS = D / 8;
   static_assert((ROWS * CHUNKS) % THREADS == 0, "tile chunks must split evenly over the threads");
 #pragma unroll
@@ -45,7 +53,7 @@ __device__ __forceinline__ void load_tile_async(T* tile, const T* src, int64_t r
     const int c = idx % CHUNKS;
     const bool inside = row0 + r < valid_rows;
     const T* g = src + (inside ? static_cast<int64_t>(row0 + r) * row_stride + c * 8 : 0);
-    cp_async_16(tile + swizzled<D>(r, c), g, inside ? 16 : 0);
+    cp_async_16(tile + layout(r, c), g, inside ? 16 : 0);
   }
 }
 

@@ -7,6 +7,7 @@
 //    dP = dO Vᵀ, dQ += dS K.
 // Keeping the reduced side in the rows means every weight block is already an A fragment of the
 // next product, so no tile is transposed through shared memory.
+#include "_dispatch.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
 #include "_tile.cuh"
@@ -219,20 +220,16 @@ int launch_backward(const Problem& p, const Gradients& g, cudaStream_t stream) {
   return AZ_OK;
 }
 
-template <typename T, int D>
-int dispatch_backward(const Problem& p, bool causal, const Gradients& g, cudaStream_t stream) {
-  const bool alibi = p.slopes != nullptr;
-  if (causal) {
-    return alibi ? launch_backward<T, D, true, true>(p, g, stream) : launch_backward<T, D, true, false>(p, g, stream);
+// The two-pass launch of every variant, for dispatch_variant.
+struct Backward {
+  const Problem& p;
+  const Gradients& g;
+  cudaStream_t stream;
+  template <typename T, int D, bool CAUSAL, bool ALIBI>
+  int run() const {
+    return launch_backward<T, D, CAUSAL, ALIBI>(p, g, stream);
   }
-  return alibi ? launch_backward<T, D, false, true>(p, g, stream) : launch_backward<T, D, false, false>(p, g, stream);
-}
-
-template <typename T>
-int dispatch_backward(const Problem& p, int head_dim, bool causal, const Gradients& g, cudaStream_t stream) {
-  return head_dim == 64 ? dispatch_backward<T, 64>(p, causal, g, stream)
-                        : dispatch_backward<T, 128>(p, causal, g, stream);
-}
+};
 
 }  // namespace flash_sigmoid
 
@@ -256,6 +253,5 @@ AZ_API int attnzoo_sigmoid_backward(int dtype, uint64_t q, uint64_t k, uint64_t 
   const uint64_t handles[] = {q, k, v, dout, dq, dk, dv};
   for (int i = 0; i < 7; i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
-  return dtype == AZ_BF16 ? dispatch_backward<__nv_bfloat16>(p, head_dim, causal != 0, g, s)
-                          : dispatch_backward<__half>(p, head_dim, causal != 0, g, s);
+  return dispatch_variant(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
 }

@@ -2,6 +2,7 @@
 // per (Q tile, head, batch), each warp owns MT × 16 query rows with Q in registers; K/V tiles stream
 // through double-buffered cp.async shared memory. No row max, no row sum, no rescaling: each tile's
 // weights go straight into the f32 output accumulator.
+#include "_dispatch.cuh"
 #include "_forward.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
@@ -121,26 +122,20 @@ int launch_forward(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_
   return AZ_OK;
 }
 
-template <typename T, int D>
-int dispatch_forward(const Problem& p, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
-                     cudaStream_t stream) {
-  const bool alibi = p.slopes != nullptr;
-  if (causal) {
-    return alibi ? launch_forward<T, D, true, true>(p, q, k, v, o, stream)
-                 : launch_forward<T, D, true, false>(p, q, k, v, o, stream);
+// The mma.sync launch of every variant, for dispatch_variant.
+struct MmaForward {
+  const Problem& p;
+  uint64_t q, k, v, o;
+  cudaStream_t stream;
+  template <typename T, int D, bool CAUSAL, bool ALIBI>
+  int run() const {
+    return launch_forward<T, D, CAUSAL, ALIBI>(p, q, k, v, o, stream);
   }
-  return alibi ? launch_forward<T, D, false, true>(p, q, k, v, o, stream)
-               : launch_forward<T, D, false, false>(p, q, k, v, o, stream);
-}
+};
 
 int forward_mma(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
                 cudaStream_t stream) {
-  if (dtype == AZ_BF16) {
-    return head_dim == 64 ? dispatch_forward<__nv_bfloat16, 64>(p, causal, q, k, v, o, stream)
-                          : dispatch_forward<__nv_bfloat16, 128>(p, causal, q, k, v, o, stream);
-  }
-  return head_dim == 64 ? dispatch_forward<__half, 64>(p, causal, q, k, v, o, stream)
-                        : dispatch_forward<__half, 128>(p, causal, q, k, v, o, stream);
+  return dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr, MmaForward{p, q, k, v, o, stream});
 }
 
 }  // namespace flash_sigmoid

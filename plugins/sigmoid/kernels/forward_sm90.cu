@@ -3,6 +3,7 @@
 // K from shared memory, O += P V takes P from registers (the wgmma accumulator layout of S is the
 // register A layout) and V from shared memory (N-major, transposed by the instruction). Tiles sit
 // in the 128-byte-swizzle layout wgmma reads: [D/64][rows][64], 16-byte chunk c of row r at c ^ (r % 8).
+#include "_dispatch.cuh"
 #include "_forward.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
@@ -16,19 +17,18 @@ namespace flash_sigmoid {
 
 constexpr int SM90_BM = 128, SM90_BN = 128, SM90_THREADS = 256;
 
+// Offset of 16-byte chunk `chunk` of row `row` in a ROWS-row tile laid out for wgmma: 64-element
+// column panels of ROWS rows each, chunks XOR-swizzled by the row within 8-row groups.
+template <int ROWS>
+struct WgmmaLayout {
+  __device__ __forceinline__ int operator()(int row, int chunk) const {
+    return ((chunk >> 3) * ROWS + row) * 64 + (((chunk & 7) ^ (row & 7)) << 3);
+  }
+};
+
 template <int ROWS, int D, int THREADS, typename T>
 __device__ __forceinline__ void load_tile_wgmma(T* tile, const T* src, int64_t row_stride, int row0, int valid_rows) {
-  constexpr int CHUNKS = D / 8;
-  static_assert((ROWS * CHUNKS) % THREADS == 0, "tile chunks must split evenly over the threads");
-#pragma unroll
-  for (int i = 0; i < ROWS * CHUNKS / THREADS; i++) {
-    const int idx = i * THREADS + static_cast<int>(threadIdx.x);
-    const int r = idx / CHUNKS;
-    const int c = idx % CHUNKS;
-    const bool inside = row0 + r < valid_rows;
-    const T* g = src + (inside ? static_cast<int64_t>(row0 + r) * row_stride + c * 8 : 0);
-    cp_async_16(tile + ((c >> 3) * ROWS + r) * 64 + (((c & 7) ^ (r & 7)) << 3), g, inside ? 16 : 0);
-  }
+  load_tile_async<ROWS, D, THREADS>(tile, src, row_stride, row0, valid_rows, WgmmaLayout<ROWS>{});
 }
 
 // Shared-memory matrix descriptor, 128-byte swizzle; byte offsets as wgmma defines them.
@@ -299,26 +299,20 @@ int launch_forward_sm90(const Problem& p, uint64_t q, uint64_t k, uint64_t v, ui
   return AZ_OK;
 }
 
-template <typename T, int D>
-int dispatch_forward_sm90(const Problem& p, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
-                          cudaStream_t stream) {
-  const bool alibi = p.slopes != nullptr;
-  if (causal) {
-    return alibi ? launch_forward_sm90<T, D, true, true>(p, q, k, v, o, stream)
-                 : launch_forward_sm90<T, D, true, false>(p, q, k, v, o, stream);
+// The wgmma launch of every variant, for dispatch_variant.
+struct Sm90Forward {
+  const Problem& p;
+  uint64_t q, k, v, o;
+  cudaStream_t stream;
+  template <typename T, int D, bool CAUSAL, bool ALIBI>
+  int run() const {
+    return launch_forward_sm90<T, D, CAUSAL, ALIBI>(p, q, k, v, o, stream);
   }
-  return alibi ? launch_forward_sm90<T, D, false, true>(p, q, k, v, o, stream)
-               : launch_forward_sm90<T, D, false, false>(p, q, k, v, o, stream);
-}
+};
 
 int forward_sm90(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
                  cudaStream_t stream) {
-  if (dtype == AZ_BF16) {
-    return head_dim == 64 ? dispatch_forward_sm90<__nv_bfloat16, 64>(p, causal, q, k, v, o, stream)
-                          : dispatch_forward_sm90<__nv_bfloat16, 128>(p, causal, q, k, v, o, stream);
-  }
-  return head_dim == 64 ? dispatch_forward_sm90<__half, 64>(p, causal, q, k, v, o, stream)
-                        : dispatch_forward_sm90<__half, 128>(p, causal, q, k, v, o, stream);
+  return dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr, Sm90Forward{p, q, k, v, o, stream});
 }
 
 }  // namespace flash_sigmoid
