@@ -101,6 +101,24 @@ function printRatios(ours: Figure[], torchLines: string): void {
   }
 }
 
+/** With $ATTNZOO_CUDA_PROFILE set: one more forward, each op synchronised, its top ops by time. */
+function printOpProfile(backend: CudaBackend, model: { forward(x: Tensor): Tensor }, input: Tensor): void {
+  if (backend.takeOpProfile() === undefined) return;
+  const start = performance.now();
+  model.forward(input).dispose();
+  backend.synchronize();
+  const total = performance.now() - start;
+  const table = backend.takeOpProfile() ?? [];
+  const timed = table.reduce((sum, row) => sum + row.ms, 0);
+  console.log(`  profile: ${total.toFixed(2)} ms serialised forward, ${timed.toFixed(2)} ms in ops`);
+  for (const row of table.slice(0, 15)) {
+    const share = ((100 * row.ms) / total).toFixed(1);
+    console.log(
+      `  ${row.op.padEnd(28)} ${String(row.calls).padStart(6)} calls ${row.ms.toFixed(2).padStart(9)} ms ${share}%`,
+    );
+  }
+}
+
 if (cuda !== undefined) {
   const figures: Figure[] = [];
   for (const c of CASES) {
@@ -126,6 +144,7 @@ if (cuda !== undefined) {
     const figure = { side: "attnzoo", model: c.label, unit: c.unit, throughput: Math.round(c.items / seconds) };
     figures.push(figure);
     console.log(JSON.stringify({ ...figure, ms: +(seconds * 1000).toFixed(2), peakGiB }));
+    printOpProfile(cuda, model, input);
     cuda.emptyCache();
   }
   const torchFile = process.argv[2];

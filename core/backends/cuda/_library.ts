@@ -7,6 +7,7 @@ import { ensureKernels } from "../../../kernels/build.ts";
 import { DeviceUnavailableError } from "../../errors.ts";
 import { check, type NativeArg, type NativeFn, openLibrary } from "../../ffi/mod.ts";
 import type { PluginManifest } from "../../plugin.ts";
+import { type OpProfiler, profilerFromEnv } from "./_profiler.ts";
 import { RUNTIME_SYMBOLS, type RuntimeSymbol } from "./_symbols.ts";
 
 /** Calls a runtime function and throws NativeError(op, status, message (detail)) on failure. */
@@ -23,6 +24,8 @@ export interface Runtime {
   call: RuntimeCall;
   /** GPU name and compute capability (e.g. 90). */
   device: { name: string; computeCapability: number };
+  /** Per-op times, when $ATTNZOO_CUDA_PROFILE is set. */
+  profiler?: OpProfiler;
 }
 
 const DRIVER_MARKERS = ["/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"];
@@ -42,8 +45,15 @@ export function openRuntime(): Runtime {
     throw new DeviceUnavailableError("cuda", (error as Error).message);
   }
   const lastError = symbols.attnzoo_last_error;
-  const call: RuntimeCall = (name, op, detail, ...args) =>
+  const unprofiled: RuntimeCall = (name, op, detail, ...args) =>
     check(symbols[name](...args) as number, op, detail, lastError);
+  const profiler = profilerFromEnv();
+  const synchronize = () => unprofiled("attnzoo_synchronize", "synchronize", "");
+  const call: RuntimeCall = profiler === undefined ? unprofiled : (name, op, detail, ...args) => {
+    profiler.begin();
+    unprofiled(name, op, detail, ...args);
+    if (name !== "attnzoo_synchronize") profiler.end(op, synchronize);
+  };
   try {
     call("attnzoo_init", "init", "GPU 0", 0);
   } catch (error) {
@@ -55,6 +65,7 @@ export function openRuntime(): Runtime {
   const end = name.indexOf(0);
   return {
     call,
+    profiler,
     device: { name: new TextDecoder().decode(name.subarray(0, end < 0 ? name.length : end)), computeCapability: cc[0] },
   };
 }
@@ -71,7 +82,7 @@ export interface PluginLibrary {
  * Builds (or finds prebuilt) and opens `libattnzoo_<plugin>.so`, linked against the runtime. Its
  * symbol table must hold a `*_last_error(char*, int)` export, as the runtime's does.
  */
-export function openPluginLibrary(plugin: PluginManifest): PluginLibrary {
+export function openPluginLibrary(plugin: PluginManifest, runtime: Runtime): PluginLibrary {
   const path = ensureKernels({ plugins: [plugin] }).plugins[plugin.name];
   const lastErrorName = Object.keys(plugin.kernels.symbols).find((name) => name.endsWith("_last_error"));
   if (path === undefined || lastErrorName === undefined) {
@@ -84,5 +95,16 @@ export function openPluginLibrary(plugin: PluginManifest): PluginLibrary {
   }
   const symbols = openLibrary(path, plugin.kernels.symbols).symbols as Readonly<Record<string, NativeFn>>;
   const lastError = symbols[lastErrorName];
-  return { symbols, check: (status, op, detail) => check(status, op, detail, lastError) };
+  const profiler = runtime.profiler;
+  if (profiler === undefined) return { symbols, check: (status, op, detail) => check(status, op, detail, lastError) };
+  // the plugin's kernels were launched before its status reaches check: time since the last
+  // runtime call's end is theirs
+  const synchronize = () => runtime.call("attnzoo_synchronize", "synchronize", "");
+  return {
+    symbols,
+    check: (status, op, detail) => {
+      check(status, op, detail, lastError);
+      profiler.end(op, synchronize);
+    },
+  };
 }

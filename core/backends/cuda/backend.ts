@@ -31,6 +31,7 @@ import {
 } from "./_shapes.ts";
 import type { PluginKernel, PluginKernels, PluginManifest } from "../../plugin.ts";
 import { openPluginLibrary, type Runtime } from "./_library.ts";
+import type { OpProfile } from "./_profiler.ts";
 import { DTYPE_CODE } from "./_symbols.ts";
 import { CudaStorage } from "./storage.ts";
 
@@ -114,7 +115,7 @@ export class CudaBackend implements Backend {
     if (plugin.kernels.sources.length === 0) return undefined;
     const cached = this.#plugins.get(plugin.name);
     if (cached !== undefined) return cached;
-    const library = openPluginLibrary(plugin);
+    const library = openPluginLibrary(plugin, this.#rt);
     const stream = new BigUint64Array(1);
     this.#rt.call("attnzoo_stream", "stream", "", stream);
     const kernels: PluginKernels = {
@@ -177,6 +178,18 @@ export class CudaBackend implements Backend {
   /** Waits for all queued GPU work (surfacing errors of kernels that ran asynchronously). */
   synchronize(): void {
     this.#rt.call("attnzoo_synchronize", "synchronize", "");
+  }
+
+  /**
+   * Per-op device time recorded since the last call, by descending total (then forgotten); undefined
+   * unless $ATTNZOO_CUDA_PROFILE was set when the backend opened (each op then synchronises).
+   */
+  takeOpProfile(): OpProfile[] | undefined {
+    const profiler = this.#rt.profiler;
+    if (profiler === undefined) return undefined;
+    const table = profiler.table();
+    profiler.reset();
+    return table;
   }
 
   /** Live, peak and cached bytes of the caching allocator. */

@@ -12,6 +12,7 @@ import { CudaBackend } from "./backend.ts";
 
 export { CudaBackend, type CudaMemoryStats, type LinearOptions } from "./backend.ts";
 export { CudaStorage } from "./storage.ts";
+export type { OpProfile } from "./_profiler.ts";
 
 /** Opens the runtime, installs device-to-host reads for tensors, and returns the backend. */
 export function loadCudaBackend(): CudaBackend {

@@ -10,9 +10,11 @@
 #include "_dispatch.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
-#include "_tile.cuh"
+#include "_mma_tile.cuh"
 
 namespace flash_sigmoid {
+
+using namespace attnzoo::mma;
 
 template <int D>
 struct BackwardTile;

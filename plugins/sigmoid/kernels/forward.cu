@@ -6,9 +6,11 @@
 #include "_forward.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
-#include "_tile.cuh"
+#include "_mma_tile.cuh"
 
 namespace flash_sigmoid {
+
+using namespace attnzoo::mma;
 
 // WARPS warps × MT × 16 rows of Q per block, key tiles of BN: the fastest of the builds measured
 // in dev/results/run2 (NOTES.md). Two row blocks per warp let every K/V fragment read from shared

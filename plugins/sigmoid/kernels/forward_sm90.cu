@@ -7,13 +7,15 @@
 #include "_forward.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
-#include "_tile.cuh"
+#include "_mma_tile.cuh"
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define SIG_WGMMA 1
 #endif
 
 namespace flash_sigmoid {
+
+using namespace attnzoo::mma;
 
 constexpr int SM90_BM = 128, SM90_BN = 128, SM90_THREADS = 256;
 

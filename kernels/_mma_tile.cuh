@@ -1,4 +1,4 @@
-// Warp-level tensor-core building blocks shared by the FlashSigmoid kernels (sm_80 and later):
+// Warp-level tensor-core building blocks for the plugins' fused attention kernels (sm_80 and later):
 // cp.async tile loads into XOR-swizzled shared memory, ldmatrix fragment loads and
 // mma.sync m16n8k16 (16-bit inputs, f32 accumulators).
 //
@@ -10,7 +10,7 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
-namespace flash_sigmoid {
+namespace attnzoo::mma {
 
 template <int D>
 __device__ __forceinline__ int swizzled(int row, int chunk) {
@@ -232,4 +232,4 @@ __device__ __forceinline__ void store_rows(const float (&acc)[D / 8][4], float f
   }
 }
 
-}  // namespace flash_sigmoid
+}  // namespace attnzoo::mma
