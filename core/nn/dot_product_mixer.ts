@@ -21,6 +21,11 @@ export interface AttentionCall {
   causal: boolean;
   /** Key position of query 0: Nk − Nq (0 for a full forward, the cached length when decoding). */
   queryOffset: number;
+  /**
+   * Nk: the keys to attend are the first keyLength along k's and v's axis 2, which may be longer
+   * (a KV cache's spare capacity); implementations read only those.
+   */
+  keyLength: number;
 }
 
 /**
@@ -112,7 +117,8 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
 
   /** Attention of q [B, H, Nq, d] over k, v [B, Hkv, Nk, d], then `proj`: [B, Nq, C]. */
   const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
-    using o = options.attention(q, k, v, { causal: spec.causal, queryOffset: k.shape[2] - q.shape[2] });
+    const keyLength = k.shape[2];
+    using o = options.attention(q, k, v, { causal: spec.causal, queryOffset: keyLength - q.shape[2], keyLength });
     using merged = mergeHeads(o);
     return linear(merged, param("proj.weight"), optional("proj.bias"));
   };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { add, affine, matmul, mul, toDevice } from "../ops.ts";
+import { add, affine, matmul, mul, narrow, toDevice } from "../ops.ts";
 import { type Tensor, tensor } from "../tensor.ts";
 
 /** Options of {@linkcode eagerAttention}. */
@@ -15,6 +15,8 @@ export interface EagerAttentionOptions {
   causal: boolean;
   /** Key position of query 0: Nk − Nq when the queries are the last Nq tokens (decode). */
   queryOffset: number;
+  /** Keys to attend: the first keyLength along k's and v's axis 2 (default all of them). */
+  keyLength?: number;
   /** Score scale; default d^-½. */
   scale?: number;
   /** A constant added to every score (sigmoid's b), folded into the scaling: no table. */
@@ -115,8 +117,17 @@ function addPositionTerms(scores: Tensor, heads: number, nq: number, options: Ea
   }
 }
 
-/** Attention of q [B, H, Nq, d] over k [B, Hkv, Nk, d] and v [B, Hkv, Nk, e] → [B, H, Nq, e]. */
+/**
+ * Attention of q [B, H, Nq, d] over k [B, Hkv, Nk, d] and v [B, Hkv, Nk, e] → [B, H, Nq, e]
+ * (Nk = keyLength when given: longer k and v, e.g. a KV cache's spare capacity, are cut to it).
+ */
 export function eagerAttention(q: Tensor, k: Tensor, v: Tensor, options: EagerAttentionOptions): Tensor {
+  const keyLength = options.keyLength ?? k.shape[2];
+  if (keyLength < k.shape[2]) {
+    using keys = narrow(k, 2, 0, keyLength);
+    using values = narrow(v, 2, 0, keyLength);
+    return eagerAttention(q, keys, values, { ...options, keyLength });
+  }
   const [batch, heads, nq, d] = q.shape;
   const [, kvHeads, nk] = k.shape;
   using grouped = q.reshape([batch, kvHeads, (heads / kvHeads) * nq, d]);

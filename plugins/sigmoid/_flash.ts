@@ -1,6 +1,6 @@
 // The FlashSigmoid CUDA forward (kernels/forward_api.cu) as the mixer's attention function:
 // fused, tiled, no N×N matrix, for bf16/f16 with head dims 64 and 128; anything else falls back.
-import type { AttentionFunction } from "../../core/nn/mod.ts";
+import type { AttentionCall, AttentionFunction } from "../../core/nn/mod.ts";
 import { permute, toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
@@ -9,9 +9,9 @@ const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [64, 128];
 
 /** Whether the kernels take q/k/v of this dtype, head dim and alignment. */
-function supported(q: Tensor, queryOffset: number, nk: number): boolean {
-  return (q.dtype === "bf16" || q.dtype === "f16") && HEAD_DIMS.includes(q.shape[3]) &&
-    queryOffset === nk - q.shape[2]; // the kernels align causal masks bottom-right
+function supported(q: Tensor, call: AttentionCall, nk: number): boolean {
+  return (q.dtype === "bf16" || q.dtype === "f16") && HEAD_DIMS.includes(q.shape[3]) && call.keyLength === nk &&
+    call.queryOffset === nk - q.shape[2]; // the kernels align causal masks bottom-right
 }
 
 /**
@@ -27,7 +27,7 @@ export function flashSigmoidAttention(
   return (q, k, v, call) => {
     const [batch, heads, nq, d] = q.shape;
     const [, kvHeads, nk] = k.shape;
-    if (!supported(q, call.queryOffset, nk)) return fallback(q, k, v, call);
+    if (!supported(q, call, nk)) return fallback(q, k, v, call);
     using qt = permute(q, [0, 2, 1, 3]);
     using kt = permute(k, [0, 2, 1, 3]);
     using vt = permute(v, [0, 2, 1, 3]);

@@ -26,8 +26,8 @@ import { parseSigmoidConfig, scoreBias, type SigmoidConfig } from "./config.ts";
 function sigmoidAttentionFunction(config: SigmoidConfig, heads: number, kernels?: PluginKernels): AttentionFunction {
   const bias = scoreBias(config);
   const slopes = config.alibi ? alibiSlopes(heads) : undefined;
-  const eager: AttentionFunction = (q, k, v, { causal, queryOffset }) =>
-    eagerAttention(q, k, v, { causal, queryOffset, scoreBias: bias, alibiSlopes: slopes, weights: sigmoid });
+  const eager: AttentionFunction = (q, k, v, { causal, queryOffset, keyLength }) =>
+    eagerAttention(q, k, v, { causal, queryOffset, keyLength, scoreBias: bias, alibiSlopes: slopes, weights: sigmoid });
   return kernels === undefined ? eager : flashSigmoidAttention(kernels, bias, slopes, eager);
 }
 

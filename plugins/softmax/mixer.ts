@@ -18,11 +18,12 @@ import { parseSoftmaxConfig, type SoftmaxConfig } from "./config.ts";
 
 /** softmax over keys of q kᵀ·d^-½ with bottom-right causal masking and −slope·|distance| ALiBi. */
 function softmaxAttentionFunction(config: SoftmaxConfig): AttentionFunction {
-  return (q, k, v, { causal, queryOffset }) => {
+  return (q, k, v, { causal, queryOffset, keyLength }) => {
     const slopes = config.alibi ? alibiSlopes(q.shape[1]) : undefined;
     return eagerAttention(q, k, v, {
       causal,
       queryOffset,
+      keyLength,
       alibiSlopes: slopes,
       weights: (scores) => softmax(scores, -1),
     });

@@ -77,6 +77,24 @@ test("eagerAttention = naive attention: GQA, causal with Nq < Nk (decode offset)
   assertClose(got.toFloat32Array(), expected.flat(3), { rtol: 1e-5, atol: 1e-6 });
 });
 
+test("eagerAttention with keyLength reads only the first keys of longer (capacity) k and v", () => {
+  const q = randn([1, 2, 2, 4], { seed: 4 });
+  const k = randn([1, 2, 7, 4], { seed: 5 });
+  const v = randn([1, 2, 7, 3], { seed: 6 });
+  const got = eagerAttention(q, k, v, { causal: false, queryOffset: 3, keyLength: 5, weights: (s) => softmax(s) });
+  const expected = naiveAttention(
+    nested(q),
+    nested(k).map((b) => b.map((h) => h.slice(0, 5))),
+    nested(v).map((b) => b.map((h) => h.slice(0, 5))),
+    {
+      causal: false,
+      queryOffset: 3,
+      weights: "softmax",
+    },
+  );
+  assertClose(got.toFloat32Array(), expected.flat(3), { rtol: 1e-5, atol: 1e-6 });
+});
+
 test("eagerAttention = naive attention: MQA, sigmoid weights, custom scale, fully hidden keys weigh 0", () => {
   const q = randn([1, 3, 4, 2], { seed: 4 });
   const k = randn([1, 1, 4, 2], { seed: 5 });
@@ -183,7 +201,12 @@ test("dot-product mixer forward = the naive layer ([q | k | v] rows, GQA, q/k tr
   const y = mixer.forward(x);
   assertEquals(y.shape, [2, 5, 12]);
   assertClose(y.toFloat32Array(), naiveMixer(x, mixer.parameters, 4, 2), { rtol: 1e-4, atol: 1e-5 });
-  assertEquals(calls, [{ q: [2, 4, 5, 3], k: [2, 2, 5, 3], v: [2, 2, 5, 3], call: { causal: true, queryOffset: 0 } }]);
+  assertEquals(calls, [{
+    q: [2, 4, 5, 3],
+    k: [2, 2, 5, 3],
+    v: [2, 2, 5, 3],
+    call: { causal: true, queryOffset: 0, keyLength: 5 },
+  }]);
 });
 
 test("dot-product mixer decode in chunks of 2, 1, 2 tokens equals the full forward; offsets are the cache length", () => {
