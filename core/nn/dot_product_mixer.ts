@@ -34,6 +34,17 @@ export interface AttentionCall {
  */
 export type AttentionFunction = (q: Tensor, k: Tensor, v: Tensor, call: AttentionCall) => Tensor;
 
+/**
+ * A family's attention read straight from the packed projection, without the head split and merge
+ * copies: qkv [B, N, (H + 2·Hkv)·d] holds each token's q heads, then its k heads, then its v heads
+ * (q head h at columns h·d to h·d + d − 1, k head g at (H + g)·d, v head g at (H + Hkv + g)·d), so
+ * q, k and v are strided views of it. Returns o [B, N, H·d], token-major with head h at columns h·d
+ * (the input of `proj`), computing what the family's AttentionFunction computes for the same call;
+ * or undefined to decline (a dtype, head dim or device it has no kernel for), and the mixer then
+ * splits heads and calls the AttentionFunction. It owns nothing it is given.
+ */
+export type PackedAttentionFunction = (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => Tensor | undefined;
+
 /** A per-head transform of q and k after the head split (e.g. QK-norm), with its own parameters. */
 export interface QkTransform {
   /** Its parameters, created after `qkv` and before `proj`. */
@@ -48,6 +59,12 @@ export interface DotProductMixerOptions {
   name: string;
   /** How scores become outputs. */
   attention: AttentionFunction;
+  /**
+   * Optional copy-free attention over the packed projection, tried first by full forwards of mixers
+   * without a qkTransform (a transform needs q and k split into heads); decoding always uses
+   * `attention`, whose k and v come from the KV cache.
+   */
+  packedAttention?: PackedAttentionFunction;
   /** Optional transform of q and k before attention. */
   qkTransform?: QkTransform;
 }
@@ -98,9 +115,11 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     if (x.dtype !== spec.dtype) throw new DTypeError(op, `x must be ${spec.dtype} like the parameters; got ${x.dtype}`);
   };
 
-  /** x [B, N, C] → q [B, H, N, d], k and v [B, Hkv, N, d], q and k transformed. */
-  const project = (x: Tensor): { q: Tensor; k: Tensor; v: Tensor } => {
-    using qkv = linear(x, param("qkv.weight"), optional("qkv.bias"));
+  /** x [B, N, C] → the packed projection [B, N, (H + 2·Hkv)·d]. */
+  const projectQkv = (x: Tensor): Tensor => linear(x, param("qkv.weight"), optional("qkv.bias"));
+
+  /** qkv [B, N, (H + 2·Hkv)·d] → q [B, H, N, d], k and v [B, Hkv, N, d], q and k transformed. */
+  const splitQkv = (qkv: Tensor): { q: Tensor; k: Tensor; v: Tensor } => {
     const heads = (start: number, count: number): Tensor => {
       using part = narrow(qkv, 2, start * geo.headDim, count * geo.headDim);
       return splitHeads(part, count);
@@ -115,19 +134,34 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     return { q, k, v: heads(geo.heads + geo.kvHeads, geo.kvHeads) };
   };
 
+  const projectOut = (o: Tensor): Tensor => linear(o, param("proj.weight"), optional("proj.bias"));
+
   /** Attention of q [B, H, Nq, d] over k, v [B, Hkv, Nk, d], then `proj`: [B, Nq, C]. */
   const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
     const keyLength = k.shape[2];
     using o = options.attention(q, k, v, { causal: spec.causal, queryOffset: keyLength - q.shape[2], keyLength });
     using merged = mergeHeads(o);
-    return linear(merged, param("proj.weight"), optional("proj.bias"));
+    return projectOut(merged);
+  };
+
+  /** The packed fast path's output for qkv of a full forward, or undefined when there is none. */
+  const attendPacked = (qkv: Tensor): Tensor | undefined => {
+    if (options.packedAttention === undefined || transform !== undefined) return undefined;
+    const n = qkv.shape[1];
+    return options.packedAttention(qkv, geo, { causal: spec.causal, queryOffset: 0, keyLength: n });
   };
 
   const mixer: TokenMixer = {
     parameters,
     forward(x: Tensor): Tensor {
       checkInput(`${options.name} forward`, x);
-      const { q, k, v } = project(x);
+      using qkv = projectQkv(x);
+      const packed = attendPacked(qkv);
+      if (packed !== undefined) {
+        using o = packed;
+        return projectOut(o);
+      }
+      const { q, k, v } = splitQkv(qkv);
       using _q = q, _k = k, _v = v;
       return attend(q, k, v);
     },
@@ -152,7 +186,8 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     if (x.shape[0] !== state.batch) {
       throw new ShapeError(op, `x has batch ${x.shape[0]}, the state was created for ${state.batch}`);
     }
-    const { q, k, v } = project(x);
+    using qkv = projectQkv(x);
+    const { q, k, v } = splitQkv(qkv);
     using _q = q;
     state.append(k, v);
     return attend(q, state.k!, state.v!);

@@ -22,6 +22,7 @@ export {
   createDotProductMixer,
   dotProductMixerCost,
   type DotProductMixerOptions,
+  type PackedAttentionFunction,
   type QkTransform,
 } from "./dot_product_mixer.ts";
 export { eagerAttention, type EagerAttentionOptions } from "./eager_attention.ts";

@@ -1,7 +1,8 @@
 /**
  * The softmax-attention token mixer: the core dot-product mixer (fused `qkv` Linear, heads, KV
  * cache, `proj` Linear, as timm's Attention) with softmax(q kᵀ·d^-½ − ALiBi + mask) as its
- * attention function.
+ * attention function: the FlashSoftmax kernel when the device has it (reading the packed
+ * projection in place for full forwards), else composed from core ops.
  *
  * @module
  */
@@ -13,11 +14,12 @@ import {
   eagerAttention,
 } from "../../core/nn/mod.ts";
 import { softmax } from "../../core/ops.ts";
-import type { MixerSpec, TokenMixer } from "../../core/plugin.ts";
+import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
 import { parseSoftmaxConfig, type SoftmaxConfig } from "./config.ts";
+import { flashSoftmaxAttention, flashSoftmaxPackedAttention } from "./_flash.ts";
 
 /** softmax over keys of q kᵀ·d^-½ with bottom-right causal masking and −slope·|distance| ALiBi. */
-function softmaxAttentionFunction(config: SoftmaxConfig): AttentionFunction {
+function eagerSoftmaxAttention(config: SoftmaxConfig): AttentionFunction {
   return (q, k, v, { causal, queryOffset, keyLength }) => {
     const slopes = config.alibi ? alibiSlopes(q.shape[1]) : undefined;
     return eagerAttention(q, k, v, {
@@ -30,12 +32,26 @@ function softmaxAttentionFunction(config: SoftmaxConfig): AttentionFunction {
   };
 }
 
-/** What the softmax family plugs into the core dot-product mixer for `config`. */
-export function softmaxMixerOptions(config: SoftmaxConfig): DotProductMixerOptions {
-  return { name: "softmax mixer", attention: softmaxAttentionFunction(config) };
+/** What the softmax family plugs into the core dot-product mixer for `config` (and `heads` with `kernels`). */
+export function softmaxMixerOptions(
+  config: SoftmaxConfig,
+  heads?: number,
+  kernels?: PluginKernels,
+): DotProductMixerOptions {
+  const eager = eagerSoftmaxAttention(config);
+  if (kernels === undefined || heads === undefined) return { name: "softmax mixer", attention: eager };
+  const slopes = config.alibi ? Float32Array.from(alibiSlopes(heads)) : undefined;
+  return {
+    name: "softmax mixer",
+    attention: flashSoftmaxAttention(kernels, slopes, eager),
+    packedAttention: flashSoftmaxPackedAttention(kernels, slopes),
+  };
 }
 
-/** Creates a softmax-attention mixer for `spec` with a (validated or raw) softmax config. */
-export function createSoftmaxMixer(spec: MixerSpec, rawConfig: unknown): TokenMixer {
-  return createDotProductMixer(spec, softmaxMixerOptions(parseSoftmaxConfig(rawConfig)));
+/**
+ * Creates a softmax-attention mixer for `spec` with a (validated or raw) softmax config; with
+ * `kernels` (CUDA) its attention runs on the FlashSoftmax forward.
+ */
+export function createSoftmaxMixer(spec: MixerSpec, rawConfig: unknown, kernels?: PluginKernels): TokenMixer {
+  return createDotProductMixer(spec, softmaxMixerOptions(parseSoftmaxConfig(rawConfig), spec.heads, kernels));
 }

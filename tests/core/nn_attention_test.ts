@@ -9,6 +9,8 @@ import {
   dotProductMixerCost,
   type DotProductMixerOptions,
   eagerAttention,
+  type HeadGeometry,
+  type PackedAttentionFunction,
   type QkTransform,
 } from "../../core/nn/mod.ts";
 import { mul, sigmoid, softmax } from "../../core/ops.ts";
@@ -254,6 +256,61 @@ test("dot-product mixer: parameters in order (qkv, transform, proj), cost counts
   assertThrows(() => mixer.step!(randn([1, 1, 12]), foreign), ShapeError, "test mixer step", "state");
   const bidirectional = createDotProductMixer(spec({ causal: false }), options);
   assertEquals([bidirectional.createState, bidirectional.step], [undefined, undefined]);
+});
+
+/**
+ * Packed attention by hand from the documented layout: q head h at columns h·d of each token's
+ * qkv row, k head g at (H + g)·d, v head g at (H + Hkv + g)·d; o token-major, head h at h·d.
+ */
+function naivePackedAttention(qkv: Tensor, geo: HeadGeometry, call: AttentionCall): Tensor {
+  const rows = nested(qkv) as unknown as Rows[];
+  const { heads: H, kvHeads: Hkv, headDim: d } = geo;
+  const head = (b: number, first: number) => rows[b].map((token) => token.slice(first * d, (first + 1) * d));
+  const q = rows.map((_, b) => Array.from({ length: H }, (_, h) => head(b, h)));
+  const k = rows.map((_, b) => Array.from({ length: Hkv }, (_, g) => head(b, H + g)));
+  const v = rows.map((_, b) => Array.from({ length: Hkv }, (_, g) => head(b, H + Hkv + g)));
+  const o = naiveAttention(q, k, v, { causal: call.causal, queryOffset: call.queryOffset, weights: "softmax" });
+  return tensor(o.map((perHead) => perHead[0].map((_, n) => perHead.flatMap((oh) => oh[n]))));
+}
+
+test("dot-product mixer: full forwards go through packedAttention (layout as documented), declines and decoding through attention", () => {
+  const attentionCalls: { q: number[]; k: number[]; v: number[]; call: AttentionCall }[] = [];
+  const { attention } = recordingOptions(attentionCalls);
+  const packedCalls: { shape: number[]; geo: HeadGeometry; call: AttentionCall }[] = [];
+  let decline = false;
+  const packedAttention: PackedAttentionFunction = (qkv, geo, call) => {
+    packedCalls.push({ shape: qkv.shape.slice(), geo, call });
+    return decline ? undefined : naivePackedAttention(qkv, geo, call);
+  };
+  const packed = createDotProductMixer(spec({ qkvBias: true }), { name: "test mixer", attention, packedAttention });
+  const plain = createDotProductMixer(spec({ qkvBias: true }), { name: "test mixer", attention });
+  randomize(packed.parameters, 40);
+  randomize(plain.parameters, 40);
+  const x = randn([2, 5, 12], { seed: 10 });
+  const expected = plain.forward(x).toFloat32Array();
+  assertEquals(attentionCalls.length, 1);
+  assertClose(packed.forward(x).toFloat32Array(), expected, { rtol: 1e-5, atol: 1e-6 }, "packed path");
+  assertEquals(packedCalls, [{
+    shape: [2, 5, 24],
+    geo: { heads: 4, kvHeads: 2, headDim: 3, group: 2 },
+    call: { causal: true, queryOffset: 0, keyLength: 5 },
+  }]);
+  assertEquals(attentionCalls.length, 1);
+  decline = true;
+  assertEquals([...packed.forward(x).toFloat32Array()], [...expected], "a declined packed call falls back exactly");
+  assertEquals([packedCalls.length, attentionCalls.length], [2, 2]);
+  using state = packed.createState!(2);
+  packed.step!(x, state);
+  assertEquals([packedCalls.length, attentionCalls.length], [2, 3]);
+  // a q/k transform needs the split heads: packedAttention is never asked
+  const transformed = createDotProductMixer(spec(), {
+    name: "test mixer",
+    attention,
+    packedAttention,
+    qkTransform: gains,
+  });
+  transformed.forward(x);
+  assertEquals([packedCalls.length, attentionCalls.length], [2, 4]);
 });
 
 test("eagerAttention: the broadcast ALiBi/mask tables equal the naive per-head offsets (GQA, decode offset, both weightings)", () => {

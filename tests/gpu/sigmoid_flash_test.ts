@@ -48,7 +48,7 @@ test("FlashSigmoid: the backend opens the sigmoid plugin's kernels from its mani
   if (cuda === undefined) return;
   const kernels = cuda.pluginKernels(getPlugin("sigmoid"));
   assert(kernels !== undefined && typeof kernels.symbols.attnzoo_sigmoid_forward === "function", "kernels bound");
-  assert(cuda.pluginKernels(getPlugin("softmax")) === undefined, "a plugin without kernels gets none");
+  assert(cuda.pluginKernels(getPlugin("agent")) === undefined, "a plugin without kernels gets none");
 });
 
 for (const [label, geometry, config] of cases) {

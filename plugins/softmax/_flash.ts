@@ -1,0 +1,156 @@
+// The FlashSoftmax CUDA forward (kernels/api.cu) as the mixer's attention functions. The kernel
+// reads q, k, v and writes o through explicit (batch, token, head) element strides, so both the
+// head-major tensors of the KV-cache path and the packed projection are used in place: no head
+// split, merge or permute copies. bf16/f16 with head dims 64 and 128; anything else falls back.
+import type { AttentionCall, AttentionFunction, HeadGeometry, PackedAttentionFunction } from "../../core/nn/mod.ts";
+import { toDevice } from "../../core/ops.ts";
+import type { PluginKernels } from "../../core/plugin.ts";
+import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
+
+const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
+const HEAD_DIMS = [64, 128];
+const ELEMENT_BYTES = 2;
+
+/** Whether the kernel takes tensors of this dtype and head dim. */
+function supported(x: Tensor, headDim: number): boolean {
+  return (x.dtype === "bf16" || x.dtype === "f16") && HEAD_DIMS.includes(headDim);
+}
+
+/** One operand for the kernel: its device address and element strides (batch, token, head). */
+interface View {
+  address: bigint;
+  strides: [number, number, number];
+}
+
+interface Sizes {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  nq: number;
+  headDim: number;
+}
+
+/** The kernel over q, k, v, o views, `call.keyLength` keys, ALiBi `slopes` per head (or none). */
+function launch(
+  kernels: PluginKernels,
+  dtype: "bf16" | "f16",
+  views: { q: View; k: View; v: View; o: View },
+  sizes: Sizes,
+  call: AttentionCall,
+  slopes: Float32Array | undefined,
+  describe: () => string,
+): void {
+  using hostSlopes = slopes === undefined ? undefined : tensor(slopes, { dtype: "f32" });
+  using deviceSlopes = hostSlopes === undefined ? undefined : toDevice(hostSlopes, "cuda");
+  const { q, k, v, o } = views;
+  // every temporary is freed after the launch: the backend's single stream orders any reuse of
+  // their memory after this kernel
+  const status = kernels.symbols.attnzoo_softmax_forward(
+    DTYPE_CODE[dtype],
+    q.address,
+    k.address,
+    v.address,
+    o.address,
+    sizes.batch,
+    sizes.heads,
+    sizes.kvHeads,
+    sizes.nq,
+    call.keyLength,
+    sizes.headDim,
+    ...q.strides,
+    ...k.strides,
+    ...v.strides,
+    ...o.strides,
+    1 / Math.sqrt(sizes.headDim),
+    call.causal ? 1 : 0,
+    call.queryOffset,
+    deviceSlopes === undefined ? 0n : kernels.pointer(deviceSlopes),
+    0,
+    kernels.stream,
+  ) as number;
+  kernels.check(status, "softmax_forward", describe);
+}
+
+/**
+ * softmax(q kᵀ·d^-½ − slope·|distance|) v for head-major q [B, H, Nq, d], k and v [B, Hkv, L, d]
+ * (L ≥ keyLength: a KV cache), output [B, H, Nq, d]; other dtypes and head dims go to `fallback`.
+ */
+export function flashSoftmaxAttention(
+  kernels: PluginKernels,
+  slopes: Float32Array | undefined,
+  fallback: AttentionFunction,
+): AttentionFunction {
+  return (q, k, v, call) => {
+    const [batch, heads, nq, d] = q.shape;
+    const [, kvHeads, capacity] = k.shape;
+    if (!supported(q, d)) return fallback(q, k, v, call);
+    const headMajor = (x: Tensor, tokens: number, count: number): View => ({
+      address: kernels.pointer(x),
+      strides: [count * tokens * d, d, tokens * d],
+    });
+    const out = kernels.empty([batch, heads, nq, d], q.dtype);
+    const views = {
+      q: headMajor(q, nq, heads),
+      k: headMajor(k, capacity, kvHeads),
+      v: headMajor(v, capacity, kvHeads),
+      o: headMajor(out, nq, heads),
+    };
+    try {
+      launch(
+        kernels,
+        q.dtype as "bf16" | "f16",
+        views,
+        { batch, heads, kvHeads, nq, headDim: d },
+        call,
+        slopes,
+        () => `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, keyLength ${call.keyLength}`,
+      );
+    } catch (error) {
+      out.dispose();
+      throw error;
+    }
+    return out;
+  };
+}
+
+/**
+ * The same attention over the packed projection qkv [B, N, (H + 2·Hkv)·d] (q, k, v read as strided
+ * slices), output [B, N, H·d] ready for `proj`; declines (undefined) what the kernel does not take.
+ */
+export function flashSoftmaxPackedAttention(
+  kernels: PluginKernels,
+  slopes: Float32Array | undefined,
+): PackedAttentionFunction {
+  return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
+    const { heads, kvHeads, headDim: d } = geometry;
+    if (!supported(qkv, d)) return undefined;
+    const [batch, n, width] = qkv.shape;
+    const base = kernels.pointer(qkv);
+    const slice = (firstHead: number): View => ({
+      address: base + BigInt(firstHead * d * ELEMENT_BYTES),
+      strides: [n * width, width, d],
+    });
+    const out = kernels.empty([batch, n, heads * d], qkv.dtype);
+    const views = {
+      q: slice(0),
+      k: slice(heads),
+      v: slice(heads + kvHeads),
+      o: { address: kernels.pointer(out), strides: [n * heads * d, heads * d, d] as [number, number, number] },
+    };
+    try {
+      launch(
+        kernels,
+        qkv.dtype as "bf16" | "f16",
+        views,
+        { batch, heads, kvHeads, nq: n, headDim: d },
+        call,
+        slopes,
+        () => `packed qkv ${fmtShape(qkv.shape)}, ${heads}/${kvHeads} heads of ${d}`,
+      );
+    } catch (error) {
+      out.dispose();
+      throw error;
+    }
+    return out;
+  };
+}
