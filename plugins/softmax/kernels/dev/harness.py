@@ -2,6 +2,7 @@
 
     python3 harness.py check LIB            # forward grid over shapes, masks, dtypes and layouts
     python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN (and explicit softmax)
+    python3 harness.py variants LIB...      # TFLOP/s of each build (tile choices) beside SDPA flash / cuDNN
 
 LIB is libattnzoo_softmax.so (built by dev/build.sh). The kernel reads any layout whose head dim is
 contiguous through (batch, token, head) element strides; the check runs three: FlashAttention's
@@ -208,13 +209,35 @@ def check(lib):
     return not failures
 
 
-def bench(lib, outdir):
+def timed(fn):
+    """Median milliseconds of fn replayed from a CUDA graph: GPU time alone, without the Python/ctypes
+    launch cost that would dominate the 10–50 µs ViT-shaped calls; plain launches where a backend
+    cannot be captured."""
     import triton.testing
-    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    def timed(fn):
+    try:
+        return triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median")
+    except Exception as e:  # noqa: BLE001 — any capture failure falls back to plain timing
+        print(f"no CUDA graph ({str(e)[:80]}): plain launches", flush=True)
         return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
+
+def sdpa_times(q, k, v, causal):
+    """SDPA flash and cuDNN times on [B, N, H, d] inputs (in SDPA's [B, H, N, d] view)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+    times = {}
+    for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+        try:
+            with sdpa_kernel(backend):
+                times[name] = timed(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal))
+        except RuntimeError as e:
+            print(f"{name} unavailable: {str(e)[:120]}")
+    return times
+
+
+def bench(lib, outdir):
     # DeiT-S / ViT-B attention (B 64, N 197, 6 or 12 heads of 64, full), then long sequences at 32k tokens
     cases = [(64, 197, h, 64, False) for h in (6, 12)]
     cases += [(32768 // n, n, 16, d, causal) for d in (64, 128) for causal in (False, True) for n in (1024, 2048, 4096, 8192)]
@@ -230,13 +253,8 @@ def bench(lib, outdir):
         row = {"batch": b, "n": n, "heads": heads, "d": d, "causal": causal}
         row["ours"] = timed(lambda: lib.forward(qc, kc, vc, o, n, scale, causal, 0))
         row["ours_packed"] = timed(lambda: lib.forward(q, k, v, o, n, scale, causal, 0))
+        row.update(sdpa_times(qc, kc, vc, causal))
         qt, kt, vt = (t.transpose(1, 2) for t in (qc, kc, vc))
-        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
-            try:
-                with sdpa_kernel(backend):
-                    row[name] = timed(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal))
-            except RuntimeError as e:
-                print(f"{name} unavailable at d{d} N{n}: {str(e)[:120]}")
         if n <= 2048 and not causal:  # timm's explicit form: (q kᵀ·s).softmax() v
             row["explicit"] = timed(lambda: ((qt @ kt.transpose(-1, -2)) * scale).softmax(-1) @ vt)
         for key in ("ours", "ours_packed", "flash", "cudnn", "explicit"):
@@ -263,7 +281,25 @@ def bench(lib, outdir):
               f"x{g('ours_tflops') / g('cudnn_tflops'):.2f}")
 
 
+def variants(paths):
+    libs = [Library(p) for p in paths]
+    print("forward TFLOP/s per build:", " | ".join(paths), "| flash cudnn")
+    cases = [(64, 197, 6, 64, False), (64, 197, 12, 64, False)]
+    cases += [(32768 // n, n, 16, d, causal) for d in (64, 128) for causal in (False, True) for n in (2048, 8192)]
+    for (b, n, heads, d, causal) in cases:
+        q, k, v = (torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+        o = torch.empty_like(q)
+        flops = 4.0 * b * heads * n * n * d / (2 if causal else 1)
+        cells = [flops / timed(lambda: lib.forward(q, k, v, o, n, 1.0 / math.sqrt(d), causal, 0)) / 1e9 for lib in libs]
+        cells += [flops / t / 1e9 for t in sdpa_times(q, k, v, causal).values()]
+        print(f"B{b:3d} N{n:5d} H{heads:2d} d{d:3d} {'causal' if causal else 'full  '}: "
+              + " | ".join(f"{c:4.0f}" for c in cells), flush=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "variants":
+        variants(sys.argv[2:])
+        sys.exit(0)
     lib = Library(sys.argv[2])
     if sys.argv[1] == "check":
         sys.exit(0 if check(lib) else 1)
