@@ -144,24 +144,36 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     return projectOut(merged);
   };
 
-  /** The packed fast path's output for qkv of a full forward, or undefined when there is none. */
-  const attendPacked = (qkv: Tensor): Tensor | undefined => {
-    if (options.packedAttention === undefined || transform !== undefined) return undefined;
-    const n = qkv.shape[1];
-    return options.packedAttention(qkv, geo, { causal: spec.causal, queryOffset: 0, keyLength: n });
+  /** x [B, N, C] → split heads, the projection freed before attention runs. */
+  const project = (x: Tensor): { q: Tensor; k: Tensor; v: Tensor } => {
+    using qkv = projectQkv(x);
+    return splitQkv(qkv);
+  };
+
+  /**
+   * A full forward's projection: the packed path's attention output o [B, N, H·d] when the family
+   * has one that accepts it, else split heads; the projection is freed either way.
+   */
+  const projectFull = (x: Tensor): { o: Tensor } | { q: Tensor; k: Tensor; v: Tensor } => {
+    using qkv = projectQkv(x);
+    if (options.packedAttention !== undefined && transform === undefined) {
+      const call = { causal: spec.causal, queryOffset: 0, keyLength: x.shape[1] };
+      const o = options.packedAttention(qkv, geo, call);
+      if (o !== undefined) return { o };
+    }
+    return splitQkv(qkv);
   };
 
   const mixer: TokenMixer = {
     parameters,
     forward(x: Tensor): Tensor {
       checkInput(`${options.name} forward`, x);
-      using qkv = projectQkv(x);
-      const packed = attendPacked(qkv);
-      if (packed !== undefined) {
-        using o = packed;
+      const projected = projectFull(x);
+      if ("o" in projected) {
+        using o = projected.o;
         return projectOut(o);
       }
-      const { q, k, v } = splitQkv(qkv);
+      const { q, k, v } = projected;
       using _q = q, _k = k, _v = v;
       return attend(q, k, v);
     },
@@ -186,8 +198,7 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     if (x.shape[0] !== state.batch) {
       throw new ShapeError(op, `x has batch ${x.shape[0]}, the state was created for ${state.batch}`);
     }
-    using qkv = projectQkv(x);
-    const { q, k, v } = splitQkv(qkv);
+    const { q, k, v } = project(x);
     using _q = q;
     state.append(k, v);
     return attend(q, state.k!, state.v!);
