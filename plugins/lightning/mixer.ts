@@ -4,13 +4,14 @@
  * LRPE on q and k where the layer uses it (`lrpe.theta`); lightning attention with the layer's
  * released decay; SRMSNorm (or LayerNorm `norm.*`) over all heads; the gate u ⊙ ·; `out_proj`
  * Linear(hidden → C, no bias). Causal mixers decode with an f32 state [B, H, d_qk, d] per layer:
- * O(d_qk·d) per head and token, whatever the context length. Everything runs on core ops, on the
- * device that holds the parameters.
+ * O(d_qk·d) per head and token, whatever the context length. On CUDA in bf16/f16 the attention runs
+ * on the plugin's fused kernels (`_fused.ts`), reading q, k, v straight out of the projection and
+ * writing the merged heads; everywhere else it is composed of core ops (`_op_attention.ts`).
  *
  * @module
  */
 import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
-import type { MixerCost, MixerSpec, MixerState, TokenMixer } from "../../core/plugin.ts";
+import type { MixerCost, MixerSpec, MixerState, PluginKernels, TokenMixer } from "../../core/plugin.ts";
 import {
   add,
   affine,
@@ -32,6 +33,7 @@ import {
 } from "../../core/ops.ts";
 import { randn } from "../../core/random.ts";
 import { fmtShape, full, type Tensor, tensor, zeros } from "../../core/tensor.ts";
+import { FusedLightning, fusedSupports, type Operand } from "./_fused.ts";
 import { bidirectionalAttention, causalAttention, DecayTables } from "./_op_attention.ts";
 import { type Activation, type LightningConfig, parseLightningConfig, usesLrpe } from "./config.ts";
 import { layerDecayRates } from "./decay.ts";
@@ -43,6 +45,8 @@ const SRMS_EPS = 1e-6;
 const LAYER_NORM_EPS = 1e-5;
 /** Std of the official `_init_weights` for Linear weights (`init_std`). */
 const INIT_STD = 0.02;
+/** Up to this many new tokens a decode step runs the recurrent kernel; longer ones the blocked one. */
+const RECURRENT_TOKENS = 16;
 
 /** Sizes of one mixer. */
 interface Layout {
@@ -147,12 +151,27 @@ function featureMap(kind: Activation): (x: Tensor) => Tensor {
   }
 }
 
-/** Creates a lightning (TransNormerLLM) token mixer for `spec` with a (raw or parsed) config. */
-export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): TokenMixer {
+/** The fused kernels with this mixer's decay rates on its device, when they take its sizes. */
+function fusedFor(spec: MixerSpec, layout: Layout, rates: Float64Array, kernels?: PluginKernels) {
+  if (kernels === undefined || spec.device === "cpu" || !fusedSupports(spec.dtype, layout.qkDim, layout.headDim)) {
+    return undefined;
+  }
+  using host = tensor(Float32Array.from(rates), { shape: [rates.length] });
+  return new FusedLightning(kernels, toDevice(host, spec.device));
+}
+
+/**
+ * Creates a lightning (TransNormerLLM) token mixer for `spec` with a (raw or parsed) config; with
+ * `kernels` (CUDA) and a bf16/f16 dtype its attention runs on the plugin's fused kernels, where
+ * `blockSize` changes nothing (the kernels block by 64 tokens; every block size gives the same math).
+ */
+export function createLightningMixer(spec: MixerSpec, rawConfig: unknown, kernels?: PluginKernels): TokenMixer {
   const config = parseLightningConfig(rawConfig, SOURCE);
   const layout = layoutOf(spec, config);
-  const tables = new DecayTables(layerDecayRates(spec.heads, spec.layer, spec.layers), spec.dtype, spec.device);
+  const rates = layerDecayRates(spec.heads, spec.layer, spec.layers);
+  const tables = new DecayTables(rates, spec.dtype, spec.device);
   const parameters = createParameters(spec, config, layout);
+  const fused = fusedFor(spec, layout, rates, kernels);
   const act = featureMap(config.actFun);
   const states = new WeakSet<LightningMixerState>();
   const { dim, hidden, heads } = layout;
@@ -222,11 +241,8 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
     return [q, k, v, u];
   };
 
-  /** Merges heads of o [B, H, N, e], norms over all of them, gates with u and projects back to C. */
-  const finish = (o: Tensor, u: Tensor): Tensor => {
-    const [b, , n] = o.shape;
-    using tokensFirst = permute(o, [0, 2, 1, 3]);
-    using merged = tokensFirst.reshape([b, n, hidden]);
+  /** Norms the merged heads [B, N, hidden] over all of them, gates with u and projects back to C. */
+  const finishMerged = (merged: Tensor, u: Tensor): Tensor => {
     using normed = config.normType === "layernorm"
       ? layerNorm(merged, param("norm.weight"), param("norm.bias"), LAYER_NORM_EPS)
       : rmsNorm(merged, undefined, SRMS_EPS);
@@ -234,10 +250,94 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
     return matmul(gated, param("out_proj.weight"), { transB: true });
   };
 
+  /** finishMerged of o [B, H, N, e] after merging its heads. */
+  const finish = (o: Tensor, u: Tensor): Tensor => {
+    const [b, , n] = o.shape;
+    using tokensFirst = permute(o, [0, 2, 1, 3]);
+    using merged = tokensFirst.reshape([b, n, hidden]);
+    return finishMerged(merged, u);
+  };
+
+  /**
+   * q and k operands of the fused kernels from qkvu [B, N, 4·hidden]: one feature map over the
+   * q|k columns read in place ([B, N, 2·hidden]); on LRPE layers q, k [B, H, N, 2·headDim] from
+   * core ops. Returns the operands and the tensors that hold them.
+   */
+  const fusedQk = (qkvu: Tensor, offset: number): [Operand, Operand, Tensor[]] => {
+    const n = qkvu.shape[1];
+    const e = layout.headDim;
+    if (!layout.lrpe) {
+      using raw = narrow(qkvu, 2, 0, 2 * hidden);
+      const qk = act(raw);
+      const strides = [n * 2 * hidden, e, 2 * hidden] as const;
+      return [{ tensor: qk, offset: 0, strides }, { tensor: qk, offset: hidden, strides }, [qk]];
+    }
+    using qRaw = narrow(qkvu, 2, 0, hidden);
+    using kRaw = narrow(qkvu, 2, hidden, hidden);
+    using qAct = act(qRaw);
+    using kAct = act(kRaw);
+    using qHeads = splitHeads(qAct);
+    using kHeads = splitHeads(kAct);
+    const q = lrpe(qHeads, offset);
+    let k: Tensor;
+    try {
+      k = lrpe(kHeads, offset);
+    } catch (error) {
+      q.dispose();
+      throw error;
+    }
+    const d = layout.qkDim;
+    const strides = [heads * n * d, n * d, d] as const;
+    return [{ tensor: q, offset: 0, strides }, { tensor: k, offset: 0, strides }, [q, k]];
+  };
+
+  /**
+   * The whole mixer on the fused kernels: projection, feature map (and LRPE), attention written
+   * straight into merged heads, norm, gate, out projection. `state`: a decode state to continue
+   * and advance (causal only).
+   */
+  const fusedForward = (kernel: FusedLightning, x: Tensor, state?: LightningMixerState): Tensor => {
+    const [b, n] = x.shape;
+    const e = layout.headDim;
+    using qkvu = matmul(x, param("qkvu_proj.weight"), { transB: true });
+    const [q, k, owned] = fusedQk(qkvu, state?.length ?? 0);
+    try {
+      const wide = 4 * hidden;
+      const v: Operand = { tensor: qkvu, offset: 2 * hidden, strides: [n * wide, e, wide] };
+      using merged = kernel.kernels.empty([b, n, hidden], spec.dtype);
+      const o: Operand = { tensor: merged, offset: 0, strides: [n * hidden, e, hidden] };
+      const sizes = { batch: b, heads, length: n, d: layout.qkDim, e };
+      if (!spec.causal) {
+        kernel.forward(q, k, v, o, sizes, { bidirectional: true });
+      } else if (state === undefined) {
+        kernel.forward(q, k, v, o, sizes, {});
+      } else if (state.kv === undefined) {
+        const kv = kernel.kernels.empty([b, heads, layout.qkDim, e], "f32");
+        try {
+          kernel.forward(q, k, v, o, sizes, { stateOut: kv });
+        } catch (error) {
+          kv.dispose();
+          throw error;
+        }
+        state.kv = kv;
+      } else if (n <= RECURRENT_TOKENS) {
+        kernel.step(q, k, v, o, sizes, state.kv);
+      } else {
+        kernel.forward(q, k, v, o, sizes, { stateIn: state.kv, stateOut: state.kv });
+      }
+      if (state !== undefined) state.length += n;
+      using u = narrow(qkvu, 2, 3 * hidden, hidden);
+      return finishMerged(merged, u);
+    } finally {
+      for (const t of owned) t.dispose();
+    }
+  };
+
   const mixer: TokenMixer = {
     parameters,
     forward(x: Tensor): Tensor {
       checkInput("forward", x);
+      if (fused !== undefined) return fusedForward(fused, x);
       const [q, k, v, u] = project(x, 0);
       using _q = q, _k = k, _v = v, _u = u;
       if (!spec.causal) {
@@ -252,6 +352,7 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
       for (const p of parameters.values()) p.dispose();
       parameters.clear();
       tables[Symbol.dispose]();
+      fused?.rates.dispose();
     },
   };
   if (!spec.causal) return mixer;
@@ -276,6 +377,7 @@ export function createLightningMixer(spec: MixerSpec, rawConfig: unknown): Token
       );
     }
     if (state.disposed) throw new ShapeError(`${SOURCE}.step`, "the state was disposed");
+    if (fused !== undefined) return fusedForward(fused, x, state);
     // LRPE positions continue from what this sequence's state has consumed (0 for a fresh state)
     const [q, k, v, u] = project(x, state.length);
     using _q = q, _k = k, _v = v, _u = u;

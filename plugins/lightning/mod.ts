@@ -1,7 +1,7 @@
 /**
  * The lightning plugin: TransNormerLLM's gated linear attention with per-head exponential decay,
  * computed as Lightning Attention-2 (blocked causal form), with a recurrent O(1)-per-token decode
- * and a bidirectional two-scan variant for vision.
+ * and a bidirectional two-scan variant for vision; fused CUDA kernels (`kernels/`) on the GPU.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { PluginManifest } from "../../core/plugin.ts";
 import { configs } from "./_configs.ts";
 import { lightningConfigSchema } from "./config.ts";
 import { createLightningMixer, lightningMixerCost } from "./mixer.ts";
+import { lightningKernelManifest } from "./_fused.ts";
 
 export {
   createLightningState,
@@ -41,7 +42,8 @@ export const plugin: PluginManifest = {
   configSchema: lightningConfigSchema,
   ops: { cpu: { createMixer: createLightningMixer }, cuda: { createMixer: createLightningMixer } },
   cost: lightningMixerCost,
-  kernels: { sources: [], symbols: {} },
+  // fused forward (causal with states, bidirectional) and recurrent decode; the CUDA mixer uses them
+  kernels: lightningKernelManifest,
   configs,
   baseUrl: new URL(".", import.meta.url).href,
 };
