@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Backend, BinaryOp, Conv2dOptions, MatmulOptions, UnaryOp } from "../../backend.ts";
+import type { Backend, BinaryOp, Conv2dOptions, LinearOptions, MatmulOptions, UnaryOp } from "../../backend.ts";
 import { type DType, DTYPES, dtypeSize } from "../../dtype.ts";
 import { DTypeError, NativeError, ShapeError } from "../../errors.ts";
 import {
@@ -66,13 +66,7 @@ export interface CudaMemoryStats {
   liveBlocks: number;
 }
 
-/** Options of {@linkcode CudaBackend.linear}: cuBLASLt's fused epilogues. */
-export interface LinearOptions {
-  /** Bias [N] added to every row. */
-  bias?: Tensor;
-  /** Apply GELU (tanh approximation, as cuBLASLt computes it) after the bias. */
-  gelu?: boolean;
-}
+export type { LinearOptions };
 
 function u64s(values: readonly number[]): BigUint64Array {
   return BigUint64Array.from(values, (v) => BigInt(v));
