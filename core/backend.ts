@@ -35,6 +35,8 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Use Bᵀ (swap B's last two dims). */
   transB?: boolean;
+  /** Multiplies the product before its one rounding (attention's 1/√d), saving a pass; default 1. */
+  scale?: number;
 }
 
 /** Options of {@linkcode Backend.linear}. */

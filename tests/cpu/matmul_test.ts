@@ -144,6 +144,17 @@ test("cpu matmul: bad shapes and dtypes throw typed errors naming op and shapes"
   assertThrows(() => matmul(ids, idsB), DTypeError, "matmul", "i32");
 });
 
+test("cpu matmul: scale multiplies the product before the one rounding", () => {
+  using a = random([2, 5, 9], 50, "bf16");
+  using b = random([2, 7, 9], 51, "bf16");
+  using scaled = matmul(a, b, { transB: true, scale: 0.3 });
+  using a32 = tensor(a.toTypedArray(), { shape: [2, 5, 9] });
+  using b32 = tensor(b.toTypedArray(), { shape: [2, 7, 9] });
+  using plain = matmul(a32, b32, { transB: true });
+  using expected = tensor(plain.toTypedArray().map((v) => v * 0.3), { shape: [2, 5, 7], dtype: "bf16" });
+  assertEquals([...scaled.hostData], [...expected.hostData]);
+});
+
 test("cpu linear: x @ Wᵀ + bias, then GELU-tanh, in f32 with one rounding; bad shapes throw", () => {
   const [m, k, n] = [6, 19, 7];
   using x = random([2, 3, k], 40);

@@ -44,6 +44,30 @@ test("matmul matches the f64 product (f32, bf16, f16; transposes; broadcast batc
   }
 });
 
+test("matmul scale multiplies the f32 product before its one rounding (attention's q·kᵀ/√d)", () => {
+  const on = targets("matmul scale");
+  if (on.length === 0) return;
+  for (const dtype of ["f32", "bf16"] as const) {
+    const q = sample([2, 3, 17, 64], dtype, 26), k = sample([2, 3, 19, 64], dtype, 27);
+    const [vq, vk] = values(q, k);
+    const ref = matmulRef(vq, [2, 3, 17, 64], vk, [2, 3, 19, 64], false, true);
+    compare(
+      `matmul scale 0.125 ${dtype}`,
+      on,
+      [q, k],
+      (be, [a, b]) => be.matmul(a, b, { transB: true, scale: 0.125 }),
+      {
+        shape: ref.shape,
+        values: ref.values.map((v) => v * 0.125),
+      },
+      dtype,
+      8,
+    );
+    q.dispose();
+    k.dispose();
+  }
+});
+
 test("linear fuses bias and tanh-GELU (cuBLASLt epilogue on cuda, one f32 pass on cpu)", () => {
   const on = targets("linear");
   if (on.length === 0) return;

@@ -261,7 +261,8 @@ export class CudaBackend implements Backend {
   }
 
   matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-    return this.#gemm("matmul", a, b, options.transA ?? false, options.transB ?? false, undefined, false);
+    const { transA = false, transB = false, scale = 1 } = options;
+    return this.#gemm("matmul", a, b, transA, transB, undefined, false, scale);
   }
 
   /**
@@ -279,7 +280,7 @@ export class CudaBackend implements Backend {
     const flat = x.reshape([x.ndim === 1 ? 1 : numel(x.shape.slice(0, -1)), k]);
     try {
       requireVector("linear", "bias", options.bias, weight.shape[0]);
-      const out = this.#gemm("linear", flat, weight, false, true, options.bias, options.gelu ?? false);
+      const out = this.#gemm("linear", flat, weight, false, true, options.bias, options.gelu ?? false, 1);
       const shaped = out.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
       out.dispose();
       return shaped;
@@ -296,6 +297,7 @@ export class CudaBackend implements Backend {
     transB: boolean,
     bias: Tensor | undefined,
     gelu: boolean,
+    scale: number,
   ): Tensor {
     requireFloat(op, a, b, bias);
     if (a.ndim < 2 || b.ndim < 2) {
@@ -341,6 +343,7 @@ export class CudaBackend implements Backend {
           mm * n,
           hbias,
           gelu ? 1 : 0,
+          scale,
         );
       const sizeA = numel(batchA), sizeB = numel(batchB);
       if (sizeA === batch && sizeB === batch) {
