@@ -58,6 +58,7 @@ if (backend !== undefined) {
   using scores = place([b, h, n, n], 6);
   using qkv = place([b, n, 3, h, d], 7);
   using heads = place([b, h, n, d], 8);
+  using patches = place([b, c, 196], 9);
   const bytes = (...xs: Tensor[]) => xs.reduce((acc, x) => acc + x.size * 2, 0);
   const cases: [string, () => Tensor, number][] = [
     ["add [64,197,384] + same", () => g.binary("add", tokens, other), bytes(tokens, other, tokens)],
@@ -68,6 +69,7 @@ if (backend !== undefined) {
     ["layerNorm [64,197,384]", () => g.layerNorm(tokens, weight, bias, 1e-6), bytes(tokens, tokens)],
     ["permute [64,197,3,6,64] → [3,64,6,197,64]", () => g.permute(qkv, [2, 0, 3, 1, 4]), bytes(qkv, qkv)],
     ["permute [64,6,197,64] → [64,197,6,64]", () => g.permute(heads, [0, 2, 1, 3]), bytes(heads, heads)],
+    ["permute [64,384,196] → [64,196,384]", () => g.permute(patches, [0, 2, 1]), bytes(patches, patches)],
     ["narrow [64,197,3,6,64] dim 2", () => g.narrow(qkv, 2, 1, 1), bytes(heads, heads)],
     ["concat 2 × [64,197,384] dim 2", () => g.concat([tokens, other], 2), 2 * bytes(tokens, other)],
     ["cast [64,197,384] bf16 → f32", () => g.cast(tokens, "f32"), bytes(tokens) * 3],

@@ -37,6 +37,7 @@ def main():
     scores = torch.randn(b, h, n, n, device=dev, dtype=dt)
     qkv = torch.randn(b, n, 3, h, d, device=dev, dtype=dt)
     heads = torch.randn(b, h, n, d, device=dev, dtype=dt)
+    patches = torch.randn(b, c, 196, device=dev, dtype=dt)
     size = lambda *xs: sum(x.numel() * 2 for x in xs)
     cases = [
         ("add [64,197,384] + same", lambda: tokens + other, size(tokens, other, tokens)),
@@ -48,6 +49,8 @@ def main():
          size(tokens, tokens)),
         ("permute [64,197,3,6,64] → [3,64,6,197,64]", lambda: qkv.permute(2, 0, 3, 1, 4).contiguous(), size(qkv, qkv)),
         ("permute [64,6,197,64] → [64,197,6,64]", lambda: heads.permute(0, 2, 1, 3).contiguous(), size(heads, heads)),
+        ("permute [64,384,196] → [64,196,384]", lambda: patches.permute(0, 2, 1).contiguous(),
+         size(patches, patches)),
         ("narrow [64,197,3,6,64] dim 2", lambda: qkv.narrow(2, 1, 1).contiguous(), size(heads, heads)),
         ("concat 2 × [64,197,384] dim 2", lambda: torch.cat([tokens, other], 2), 2 * size(tokens, other)),
         ("cast [64,197,384] bf16 → f32", lambda: tokens.float(), size(tokens) * 3),

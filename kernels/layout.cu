@@ -2,7 +2,9 @@
 // rows of bytes copied between pitches). Both move the widest unit (up to 16 bytes) that the
 // sizes and addresses allow: a permute that keeps the last dim copies whole runs of it, and its
 // dims are collapsed first (size-1 dims dropped, dims that stay adjacent merged) so the index
-// math per unit is short and, below 2³¹ units, 32-bit.
+// math per unit is short and, below 2³¹ units, 32-bit. A permute that swaps the last two
+// (collapsed) dims is a batched transpose through shared-memory tiles, so that both its reads
+// and its writes are coalesced.
 #include "_runtime.h"
 
 namespace {
@@ -68,6 +70,52 @@ void launch_permute_units(int unit, const void* x, void* out, int ndim, const in
     default:
       return launch_permute<uint8_t>(x, out, ndim, shape, stride, n);
   }
+}
+
+constexpr int kTile = 32;
+constexpr int kTileRows = 8;
+
+// out[b] = x[b]ᵀ for x[b] of [rows, cols], one 32×32 tile per block (blockIdx.z = b).
+template <typename E>
+__global__ void transpose_tiles(const E* x, E* out, int64_t rows, int64_t cols) {
+  __shared__ E tile[kTile][kTile + 1];  // +1: a column of the tile spreads over the banks
+  const int64_t offset = blockIdx.z * rows * cols;
+  const int64_t r0 = blockIdx.y * (int64_t)kTile, c0 = blockIdx.x * (int64_t)kTile;
+  for (int i = threadIdx.y; i < kTile; i += kTileRows) {
+    const int64_t r = r0 + i, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) tile[i][threadIdx.x] = x[offset + r * cols + c];
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < kTile; i += kTileRows) {
+    const int64_t c = c0 + i, r = r0 + threadIdx.x;
+    if (c < cols && r < rows) out[offset + c * rows + r] = tile[threadIdx.x][i];
+  }
+}
+
+// Launches the tiled transpose when the collapsed permutation is [batch,] rows × cols → cols ×
+// rows and the grid can hold it; false otherwise.
+bool try_transpose(int elem_size, const void* x, void* out, int nd, const int64_t* shape, const int64_t* stride) {
+  int64_t batch, rows, cols;
+  if (nd == 2 && stride[0] == 1 && stride[1] == shape[0]) {
+    batch = 1;
+  } else if (nd == 3 && stride[1] == 1 && stride[2] == shape[1] && stride[0] == shape[1] * shape[2]) {
+    batch = shape[0];
+  } else {
+    return false;
+  }
+  cols = shape[nd - 2];
+  rows = shape[nd - 1];
+  const int64_t tiles_x = (cols + kTile - 1) / kTile, tiles_y = (rows + kTile - 1) / kTile;
+  if (tiles_x > 2147483647LL || tiles_y > 65535 || batch > 65535) return false;
+  const dim3 grid((unsigned)tiles_x, (unsigned)tiles_y, (unsigned)batch), block(kTile, kTileRows);
+  if (elem_size == 2) {
+    transpose_tiles<uint16_t><<<grid, block, 0, az_stream()>>>(static_cast<const uint16_t*>(x),
+                                                               static_cast<uint16_t*>(out), rows, cols);
+  } else {
+    transpose_tiles<uint32_t><<<grid, block, 0, az_stream()>>>(static_cast<const uint32_t*>(x),
+                                                               static_cast<uint32_t*>(out), rows, cols);
+  }
+  return true;
 }
 
 // The widest unit (≤ 16 bytes) dividing `bytes` and aligning every address.
@@ -138,6 +186,10 @@ AZ_API int attnzoo_permute(int elem_size, int ndim, const int64_t* in_shape, con
   if (nd <= 1) {  // the order of the elements does not change
     AZ_CUDA_CHECK("permute", cudaMemcpyAsync(az_ptr<void>(out), az_ptr<void>(x), n * elem_size,
                                              cudaMemcpyDeviceToDevice, az_stream()));
+    return AZ_OK;
+  }
+  if (try_transpose(elem_size, az_ptr<const void>(x), az_ptr<void>(out), nd, shape, stride)) {
+    AZ_LAUNCH_CHECK("permute");
     return AZ_OK;
   }
   int unit = elem_size;

@@ -65,7 +65,9 @@ test("permute, concat and narrow copy the right elements (bf16 and f32 bit-exact
 
 // The CUDA permute collapses dims (size-1 dims dropped, adjacent ones merged) and, when the last
 // dim stays innermost, copies runs of it in the widest unit its byte length allows: 16 bytes
-// (bf16 runs of 8 or 16), 4 (runs of 6), 2 (runs of 7); an order-preserving permute is one copy.
+// (bf16 runs of 8 or 16), 4 (runs of 6), 2 (runs of 7); an order-preserving permute is one copy;
+// one that swaps the last two collapsed dims is a batched transpose of 32×32 tiles (partial tiles
+// at 33, 40, 65, 70; batches of 1, 3 and 2·3).
 test("permute fast paths: head splits, size-1 dims, plain transposes, identity", () => {
   const on = targets("permute paths");
   if (on.length === 0) return;
@@ -78,6 +80,9 @@ test("permute fast paths: head splits, size-1 dims, plain transposes, identity",
     [[1, 5, 1, 8], [2, 1, 0, 3]],
     [[4, 1, 6], [1, 0, 2]],
     [[33, 17], [1, 0]],
+    [[3, 40, 70], [0, 2, 1]],
+    [[2, 3, 5, 7], [0, 1, 3, 2]],
+    [[1, 65, 33], [0, 2, 1]],
     [[2, 3, 4], [0, 1, 2]],
   ];
   for (const dtype of ["f32", "bf16"] as const) {
