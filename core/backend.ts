@@ -35,6 +35,16 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Use Bᵀ (swap B's last two dims). */
   transB?: boolean;
+  /** Multiplies the product before its one rounding (attention's 1/√d), saving a pass; default 1. */
+  scale?: number;
+}
+
+/** Options of {@linkcode Backend.linear}. */
+export interface LinearOptions {
+  /** Bias [N] added to every row. */
+  bias?: Tensor;
+  /** Apply GELU in its tanh approximation after the bias (what cuBLASLt's epilogue computes). */
+  gelu?: boolean;
 }
 
 /** Options of {@linkcode Backend.conv2d}. */
@@ -64,6 +74,11 @@ export interface Backend {
 
   /** Batched matrix product `[..., M, K] @ [..., K, N]` with broadcast batch dims. */
   matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor;
+  /**
+   * `x @ weightᵀ (+ bias) (then GELU-tanh)` with x [..., K] and weight [N, K] (PyTorch's Linear
+   * layout): [..., N], the epilogue applied in f32 before the one rounding to the dtype.
+   */
+  linear(x: Tensor, weight: Tensor, options?: LinearOptions): Tensor;
   /** Elementwise `a op b` with broadcasting. */
   binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor;
   /** `x * alpha + beta`. */

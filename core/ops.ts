@@ -9,6 +9,7 @@ import {
   backendFor,
   type BinaryOp,
   type Conv2dOptions,
+  type LinearOptions,
   type MatmulOptions,
   type UnaryOp,
 } from "./backend.ts";
@@ -47,6 +48,11 @@ export function clone(x: Tensor): Tensor {
 /** Batched matmul `[..., M, K] @ [..., K, N]`, batch dims broadcast; optional transposes. */
 export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   return on("matmul", a, b).matmul(a, b, options);
+}
+
+/** PyTorch's Linear: `x @ weightᵀ (+ bias)` for x [..., K], weight [N, K]; `gelu` adds GELU-tanh. */
+export function linear(x: Tensor, weight: Tensor, options?: LinearOptions): Tensor {
+  return on("linear", x, weight, options?.bias).linear(x, weight, options);
 }
 
 function binary(op: BinaryOp): (a: Tensor, b: Tensor) => Tensor {

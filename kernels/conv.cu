@@ -109,7 +109,7 @@ int conv2d_gemm(int dtype, const T* x, const T* weight, const T* bias, T* out, c
   if (status == AZ_OK) {
     // [B·P, patch] @ weight[C_out, patch]ᵀ + bias
     status = az_gemm("conv2d", dtype, false, true, g.batch * positions, g.cout, patch, 1, rows, 0, weight, 0, tokens, 0,
-                     bias, false);
+                     bias, false, 1.0f);
   }
   if (status == AZ_OK) {
     tokens_to_channels<T><<<az_blocks(g.batch * positions * g.cout, 256), 256, 0, az_stream()>>>(tokens, out, g.batch,

@@ -91,7 +91,7 @@ int make_layout(const char* op, cublasLtMatrixLayout_t* layout, cudaDataType_t t
 
 int az_gemm(const char* op, int dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
             const void* a, int64_t stride_a, const void* b, int64_t stride_b, void* c, int64_t stride_c,
-            const void* bias, bool gelu) {
+            const void* bias, bool gelu, float alpha) {
   AZ_REQUIRE_FLOAT(op, dtype);
   if (m < 0 || n < 0 || k < 0 || batch < 0) return az_fail(AZ_INVALID, op, "negative extent");
   if (batch > 2147483647LL) return az_fail(AZ_INVALID, op, "batch %lld too large", (long long)batch);
@@ -165,20 +165,21 @@ int az_gemm(const char* op, int dtype, bool trans_a, bool trans_b, int64_t m, in
     // the bias address changes between calls that share a plan
     AZ_LT_CHECK(op, cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   }
-  const float alpha = 1.0f, beta = 0.0f;
+  const float beta = 0.0f;
   AZ_LT_CHECK(op, cublasLtMatmul(handle, plan->desc, &alpha, b, plan->a, a, plan->b, &beta, c, plan->c, c, plan->c,
                                  &plan->algo, workspace, kWorkspaceBytes, az_stream()));
   return AZ_OK;
 }
 
 /**
- * Row-major batched product: C[i] = op(A[i]) @ op(B[i]) (+ bias[N]) (then tanh-GELU when `gelu`
- * is 1); op(A) is [M, K], op(B) is [K, N]; strides between batch entries are in elements; bias 0
- * means none.
+ * Row-major batched product: C[i] = alpha · op(A[i]) @ op(B[i]) (+ bias[N]) (then tanh-GELU when
+ * `gelu` is 1); op(A) is [M, K], op(B) is [K, N]; strides between batch entries are in elements;
+ * bias 0 means none. alpha scales the f32 accumulator, so a scaled product costs no extra pass.
  */
 AZ_API int attnzoo_matmul(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
                           uint64_t a, int64_t stride_a, uint64_t b, int64_t stride_b, uint64_t c, int64_t stride_c,
-                          uint64_t bias, int gelu) {
+                          uint64_t bias, int gelu, float alpha) {
   return az_gemm("matmul", dtype, trans_a != 0, trans_b != 0, m, n, k, batch, az_ptr<const void>(a), stride_a,
-                 az_ptr<const void>(b), stride_b, az_ptr<void>(c), stride_c, az_ptr<const void>(bias), gelu != 0);
+                 az_ptr<const void>(b), stride_b, az_ptr<void>(c), stride_c, az_ptr<const void>(bias), gelu != 0,
+                 alpha);
 }

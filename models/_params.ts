@@ -1,6 +1,6 @@
 // Parameter creation and the small layers every architecture shares (linear, norms, MLPs),
 // written over core ops so they run on whichever device the parameters live on.
-import { add, gelu, layerNorm, matmul, mul, rmsNorm, silu, toDevice } from "../core/ops.ts";
+import { gelu, layerNorm, linear as linearOp, mul, rmsNorm, silu, toDevice } from "../core/ops.ts";
 import { Rng } from "../core/random.ts";
 import type { DType } from "../core/dtype.ts";
 import { type Device, numel, type Tensor, tensor } from "../core/tensor.ts";
@@ -51,13 +51,9 @@ export function param(parameters: Map<string, Tensor>, name: string): Tensor {
   return t;
 }
 
-/** `x @ Wᵀ + b` for PyTorch's Linear layout (weight [out, in]). */
+/** `x @ Wᵀ + b` for PyTorch's Linear layout (weight [out, in]), the bias added in the product's epilogue. */
 export function linear(parameters: Map<string, Tensor>, name: string, x: Tensor): Tensor {
-  const y = matmul(x, param(parameters, `${name}.weight`), { transB: true });
-  const bias = parameters.get(`${name}.bias`);
-  if (bias === undefined) return y;
-  using _ = y;
-  return add(y, bias);
+  return linearOp(x, param(parameters, `${name}.weight`), { bias: parameters.get(`${name}.bias`) });
 }
 
 /** LayerNorm with the parameters at `name`. */
@@ -70,7 +66,7 @@ export function rmsNormAt(parameters: Map<string, Tensor>, name: string, x: Tens
   return rmsNorm(x, parameters.get(`${name}.weight`), eps);
 }
 
-/** ViT MLP: fc2(GELU(fc1(x))). */
+/** ViT MLP: fc2(GELU(fc1(x))); the GELU is the exact erf form, so it is not the GEMM's tanh epilogue. */
 export function geluMlp(parameters: Map<string, Tensor>, name: string, x: Tensor): Tensor {
   using h = linear(parameters, `${name}.fc1`, x);
   using a = gelu(h);

@@ -1,6 +1,6 @@
 import { cpuParallelJobs, cpuThreads, setCpuThreads, startCpuWorkers } from "../../core/backends/cpu/cpu_backend.ts";
 import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
-import { matmul } from "../../core/ops.ts";
+import { linear, matmul } from "../../core/ops.ts";
 import { tensor } from "../../core/tensor.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { test } from "../_harness.ts";
@@ -142,6 +142,48 @@ test("cpu matmul: bad shapes and dtypes throw typed errors naming op and shapes"
   using ids = tensor(new Int32Array(6), { shape: [3, 2] });
   using idsB = tensor(new Int32Array(6), { shape: [2, 3] });
   assertThrows(() => matmul(ids, idsB), DTypeError, "matmul", "i32");
+});
+
+test("cpu matmul: scale multiplies the product before the one rounding", () => {
+  using a = random([2, 5, 9], 50, "bf16");
+  using b = random([2, 7, 9], 51, "bf16");
+  using scaled = matmul(a, b, { transB: true, scale: 0.3 });
+  using a32 = tensor(a.toTypedArray(), { shape: [2, 5, 9] });
+  using b32 = tensor(b.toTypedArray(), { shape: [2, 7, 9] });
+  using plain = matmul(a32, b32, { transB: true });
+  using expected = tensor(plain.toTypedArray().map((v) => v * 0.3), { shape: [2, 5, 7], dtype: "bf16" });
+  assertEquals([...scaled.hostData], [...expected.hostData]);
+});
+
+test("cpu linear: x @ Wᵀ + bias, then GELU-tanh, in f32 with one rounding; bad shapes throw", () => {
+  const [m, k, n] = [6, 19, 7];
+  using x = random([2, 3, k], 40);
+  using w = random([n, k], 41);
+  using bias = random([n], 42);
+  const product = naiveMatmul(x.toTypedArray(), transposed(w.toTypedArray(), n, k), m, k, n);
+  const biased = product.map((v, i) => v + bias.toTypedArray()[i % n]);
+  const c = Math.sqrt(2 / Math.PI);
+  const activated = biased.map((v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3))));
+  using plain = linear(x, w);
+  assertEquals(plain.shape, [2, 3, n]);
+  assertClose(plain.toTypedArray(), product, { rtol: 1e-5, atol: 1e-5 }, "no bias");
+  using withBias = linear(x, w, { bias });
+  assertClose(withBias.toTypedArray(), biased, { rtol: 1e-5, atol: 1e-5 }, "bias");
+  using withGelu = linear(x, w, { bias, gelu: true });
+  assertClose(withGelu.toTypedArray(), activated, { rtol: 1e-5, atol: 1e-5 }, "bias + gelu");
+  using xh = random([m, k], 43, "bf16");
+  using wh = random([n, k], 44, "bf16");
+  using bh = random([n], 45, "bf16");
+  using yh = linear(xh, wh, { bias: bh });
+  const exact = naiveMatmul(xh.toTypedArray(), transposed(wh.toTypedArray(), n, k), m, k, n)
+    .map((v, i) => v + bh.toTypedArray()[i % n]);
+  using rounded = tensor(Float32Array.from(exact), { shape: [m, n], dtype: "bf16" });
+  assertEquals([...yh.hostData], [...rounded.hostData], "bf16 rounds the biased f32 result once");
+  using wrongK = random([n, k + 1], 46);
+  assertThrows(() => linear(x, wrongK), ShapeError, "linear", "[2, 3, 19]", "[7, 20]");
+  using wrongBias = random([n + 1], 47);
+  assertThrows(() => linear(x, w, { bias: wrongBias }), ShapeError, "linear", "[8]");
+  assertThrows(() => linear(x, wh), DTypeError, "linear", "f32", "bf16");
 });
 
 test("cpu threads: setCpuThreads rejects counts below 1 and non-integers", () => {

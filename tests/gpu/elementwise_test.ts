@@ -17,12 +17,23 @@ const BINARY: [("add" | "sub" | "mul" | "div"), (a: number, b: number) => number
   ["div", (a, b) => a / b],
 ];
 
-// [a, b]: equal shapes, trailing broadcast, middle broadcast on both sides, scalar-like
+// [a, b]: equal shapes, trailing broadcast, middle broadcast on both sides, scalar-like. CUDA
+// collapses each pair to a pattern: equal shapes (a whole number of 16-byte packs, or a tail),
+// a bias row over the last dim (its width a multiple of the pack or not, on either side), a
+// scalar on either side, or the per-element index path (column and middle broadcasts).
 const BROADCASTS: [number[], number[]][] = [
   [[3, 37, 5], [3, 37, 5]],
   [[2, 3, 33], [33]],
   [[4, 1, 7], [1, 5, 1]],
   [[1031], [1]],
+  [[64], [64]],
+  [[4, 1, 16], [4, 1, 16]],
+  [[2, 3, 32], [32]],
+  [[1, 40], [5, 40]],
+  [[1], [1031]],
+  [[3, 40], [1, 1]],
+  [[5, 1], [5, 16]],
+  [[3, 1, 16], [3, 5, 16]],
 ];
 
 test("binary ops broadcast like PyTorch (f32, bf16)", () => {
@@ -75,7 +86,7 @@ test("unary ops, affine, gelu (erf and tanh) and softplus match f64 formulas", (
   const on = targets("unary");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
-    const shape = [7, 131];
+    const shape = [7, 131]; // 917 elements: whole 16-byte packs and a tail
     for (const [op, f, positive] of UNARY) {
       const x = sample(shape, dtype, 3, 2);
       if (positive) {

@@ -63,6 +63,106 @@ test("permute, concat and narrow copy the right elements (bf16 and f32 bit-exact
   }
 });
 
+// The CUDA permute collapses dims (size-1 dims dropped, adjacent ones merged) and, when the last
+// dim stays innermost, copies runs of it in the widest unit its byte length allows: 16 bytes
+// (bf16 runs of 8 or 16), 4 (runs of 6), 2 (runs of 7); an order-preserving permute is one copy;
+// one that swaps the last two collapsed dims is a batched transpose of 32×32 tiles (partial tiles
+// at 33, 40, 65, 70; batches of 1, 3 and 2·3).
+test("permute fast paths: head splits, size-1 dims, plain transposes, identity", () => {
+  const on = targets("permute paths");
+  if (on.length === 0) return;
+  const cases: [number[], number[]][] = [
+    [[2, 5, 3, 4, 8], [2, 0, 3, 1, 4]],
+    [[2, 5, 3, 4, 16], [2, 0, 3, 1, 4]],
+    [[2, 5, 3, 4, 6], [2, 0, 3, 1, 4]],
+    [[2, 5, 3, 4, 7], [2, 0, 3, 1, 4]],
+    [[3, 4, 5, 8], [0, 2, 1, 3]],
+    [[1, 5, 1, 8], [2, 1, 0, 3]],
+    [[4, 1, 6], [1, 0, 2]],
+    [[33, 17], [1, 0]],
+    [[3, 40, 70], [0, 2, 1]],
+    [[2, 3, 5, 7], [0, 1, 3, 2]],
+    [[1, 65, 33], [0, 2, 1]],
+    [[2, 3, 4], [0, 1, 2]],
+  ];
+  for (const dtype of ["f32", "bf16"] as const) {
+    for (const [shape, dims] of cases) {
+      const x = sample(shape, dtype, 47);
+      const [vx] = values(x);
+      const outShape = dims.map((d) => shape[d]);
+      const st = strides(shape);
+      const want = Float64Array.from({ length: vx.length }, (_, i) => {
+        const c = coordsOf(i, outShape);
+        return vx[dims.reduce((acc, d, j) => acc + c[j] * st[d], 0)];
+      });
+      compare(`permute [${shape}] by [${dims}] ${dtype}`, on, [x], (be, [t]) => be.permute(t, dims), {
+        shape: outShape,
+        values: want,
+      }, "f32");
+      x.dispose();
+    }
+  }
+});
+
+// CUDA copies concat and narrow rows in the widest unit that the row width, both pitches and both
+// start addresses allow: 16-byte rows at 16-byte offsets, 2-byte units for odd offsets or widths.
+test("narrow and concat with 16-byte-aligned and unaligned rows", () => {
+  const on = targets("copy paths");
+  if (on.length === 0) return;
+  const shape = [4, 6, 16];
+  const x = sample(shape, "bf16", 48);
+  const [vx] = values(x);
+  const at = (c: number[]) => vx[c.reduce((acc, v, j) => acc + v * strides(shape)[j], 0)];
+  for (const [dim, start, length] of [[1, 1, 4], [2, 1, 8], [2, 8, 8], [2, 3, 5], [0, 1, 2]]) {
+    const outShape = shape.map((s, i) => (i === dim ? length : s));
+    const want = Float64Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, (_, i) => {
+      const c = coordsOf(i, outShape);
+      c[dim] += start;
+      return at(c);
+    });
+    compare(
+      `narrow dim ${dim} from ${start} length ${length}`,
+      on,
+      [x],
+      (be, [t]) => be.narrow(t, dim, start, length),
+      {
+        shape: outShape,
+        values: want,
+      },
+      "f32",
+    );
+  }
+  for (const [dim, extra] of [[1, 2], [2, 3], [2, 8]]) {
+    const other = shape.map((s, i) => (i === dim ? extra : s));
+    const y = sample(other, "bf16", 49);
+    const [vy] = values(y);
+    const outShape = shape.map((s, i) => (i === dim ? s + extra : s));
+    const want = Float64Array.from({ length: vx.length + vy.length }, (_, i) => {
+      const c = coordsOf(i, outShape);
+      if (c[dim] < shape[dim]) return at(c);
+      c[dim] -= shape[dim];
+      return vy[c.reduce((acc, v, j) => acc + v * strides(other)[j], 0)];
+    });
+    // y first, then x: x's rows start at y's (possibly unaligned) width
+    const swapped = Float64Array.from({ length: want.length }, (_, i) => {
+      const c = coordsOf(i, outShape);
+      if (c[dim] < extra) return vy[c.reduce((acc, v, j) => acc + v * strides(other)[j], 0)];
+      c[dim] -= extra;
+      return at(c);
+    });
+    compare(`concat dim ${dim} +${extra}`, on, [x, y], (be, ts) => be.concat(ts, dim), {
+      shape: outShape,
+      values: want,
+    }, "f32");
+    compare(`concat dim ${dim} ${extra}+`, on, [y, x], (be, ts) => be.concat(ts, dim), {
+      shape: outShape,
+      values: swapped,
+    }, "f32");
+    y.dispose();
+  }
+  x.dispose();
+});
+
 test("embedding gathers rows and rejects an out-of-range id with an error naming the op", () => {
   const on = targets("embedding");
   if (on.length === 0) return;

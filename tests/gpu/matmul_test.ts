@@ -6,7 +6,7 @@ import { ShapeError } from "../../core/errors.ts";
 import { test } from "../_harness.ts";
 import { assertClose, assertThrows } from "../_assert.ts";
 import { matmulRef } from "./_reference.ts";
-import { compare, gpu, sample, targets, TOLERANCE, values } from "./_setup.ts";
+import { compare, gpu, type Run, sample, targets, values } from "./_setup.ts";
 
 // [a, b, transA, transB]: odd M/N/K, broadcast batches on either side, a weight shared by a batch
 const CASES: [number[], number[], boolean, boolean][] = [
@@ -44,29 +44,48 @@ test("matmul matches the f64 product (f32, bf16, f16; transposes; broadcast batc
   }
 });
 
-test("cuda linear fuses bias and tanh-GELU in the cuBLASLt epilogue", () => {
-  const g = gpu("cuda linear");
-  if (!g) return;
+test("matmul scale multiplies the f32 product before its one rounding (attention's q·kᵀ/√d)", () => {
+  const on = targets("matmul scale");
+  if (on.length === 0) return;
   for (const dtype of ["f32", "bf16"] as const) {
-    const x = g.fromHost(sample([3, 5, 40], dtype, 23)), w = g.fromHost(sample([24, 40], dtype, 24));
-    const bias = g.fromHost(sample([24], dtype, 25));
+    const q = sample([2, 3, 17, 64], dtype, 26), k = sample([2, 3, 19, 64], dtype, 27);
+    const [vq, vk] = values(q, k);
+    const ref = matmulRef(vq, [2, 3, 17, 64], vk, [2, 3, 19, 64], false, true);
+    compare(
+      `matmul scale 0.125 ${dtype}`,
+      on,
+      [q, k],
+      (be, [a, b]) => be.matmul(a, b, { transB: true, scale: 0.125 }),
+      {
+        shape: ref.shape,
+        values: ref.values.map((v) => v * 0.125),
+      },
+      dtype,
+      8,
+    );
+    q.dispose();
+    k.dispose();
+  }
+});
+
+test("linear fuses bias and tanh-GELU (cuBLASLt epilogue on cuda, one f32 pass on cpu)", () => {
+  const on = targets("linear");
+  if (on.length === 0) return;
+  for (const dtype of ["f32", "bf16"] as const) {
+    const x = sample([3, 5, 40], dtype, 23), w = sample([24, 40], dtype, 24), bias = sample([24], dtype, 25);
     const [vx, vw, vb] = values(x, w, bias);
     const ref = matmulRef(vx, [15, 40], vw, [24, 40], false, true).values;
     const k = Math.sqrt(2 / Math.PI);
+    const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3)));
     const withBias = ref.map((v, i) => v + vb[i % 24]);
-    const gelu = withBias.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3))));
-    const tol = { rtol: TOLERANCE[dtype].rtol, atol: TOLERANCE[dtype].atol * 25 };
-    for (
-      const [opts, want, label] of [[{ bias }, withBias, "bias"], [{ bias, gelu: true }, gelu, "bias+gelu"], [
-        { gelu: true },
-        ref.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3)))),
-        "gelu",
-      ]] as const
-    ) {
-      const out = g.linear(x, w, opts);
-      if (fmtShape(out.shape) !== "[3, 5, 24]") throw new Error(`linear ${label}: shape ${fmtShape(out.shape)}`);
-      assertClose(out.toFloat32Array(), want, tol, `linear ${label} ${dtype}`);
-      out.dispose();
+    const cases: [string, Run, Float64Array][] = [
+      ["plain", (be, [a, b]) => be.linear(a, b), ref],
+      ["bias", (be, [a, b, c]) => be.linear(a, b, { bias: c }), withBias],
+      ["bias+gelu", (be, [a, b, c]) => be.linear(a, b, { bias: c, gelu: true }), withBias.map(gelu)],
+      ["gelu", (be, [a, b]) => be.linear(a, b, { gelu: true }), ref.map(gelu)],
+    ];
+    for (const [label, run, want] of cases) {
+      compare(`linear ${label} ${dtype}`, on, [x, w, bias], run, { shape: [3, 5, 24], values: want }, dtype, 25);
     }
     for (const t of [x, w, bias]) t.dispose();
   }

@@ -5,7 +5,7 @@ import { test } from "../_harness.ts";
 import { alongDim } from "./_reference.ts";
 import { compare, sample, targets, values } from "./_setup.ts";
 
-const DTYPES = ["f32", "bf16"] as const;
+const DTYPES = ["f32", "bf16", "f16"] as const;
 
 function softmaxRow(row: number[]): number[] {
   const m = Math.max(...row);
@@ -14,12 +14,28 @@ function softmaxRow(row: number[]): number[] {
   return e.map((v) => v / s);
 }
 
+// CUDA holds rows of up to 1024 in one warp (16-byte packs when the width allows: 8, 256, 1024;
+// one element per lane otherwise: 37, 197, 1023) and gives longer rows a block (1029).
 test("softmax along each dim (rows, strided, width 1 and 1000+)", () => {
   const on = targets("softmax");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
     for (
-      const [shape, dim] of [[[3, 5, 37], -1], [[3, 5, 37], 1], [[3, 5, 37], 0], [[2, 1], 1], [[4, 1029], 1]] as [
+      const [shape, dim] of [
+        [[3, 5, 37], -1],
+        [[3, 5, 37], 1],
+        [[3, 5, 37], 0],
+        [[2, 1], 1],
+        [[4, 1029], 1],
+        [[7, 8], 1],
+        [[5, 197], 1],
+        [
+          [3, 256],
+          1,
+        ],
+        [[3, 1024], 1],
+        [[2, 1023], 1],
+      ] as [
         number[],
         number,
       ][]
@@ -72,11 +88,14 @@ test("sum and mean along a dim, keepdim or not", () => {
   }
 });
 
+// CUDA holds rows of up to 2048 in one warp (16-byte packs when the width allows: 384, 1000,
+// 2048; one element per lane up to 1024 otherwise: 45, 769) and gives other rows a block (1030,
+// 2056); six rows leave the last block of four rows half empty.
 test("layer norm and RMS norm (with/without weight and bias) over odd widths", () => {
   const on = targets("norms");
   if (on.length === 0) return;
   for (const dtype of DTYPES) {
-    for (const width of [1, 45, 769]) {
+    for (const width of [1, 45, 769, 384, 1000, 2048, 1030, 2056]) {
       const shape = [2, 3, width];
       const x = sample(shape, dtype, 13, 2);
       const w = sample([width], dtype, 14);

@@ -10,6 +10,7 @@ import { runGemm } from "./_worker_pool.ts";
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
+  const scale = options.scale ?? 1;
   const dtype = sameDType("matmul", a, b);
   floatDType("matmul", a);
   const describe = (): string => `${fmtShape(a.shape)}${transA ? "ᵀ" : ""} @ ${fmtShape(b.shape)}${transB ? "ᵀ" : ""}`;
@@ -42,5 +43,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     transA,
     transB,
   });
+  if (scale !== 1) {
+    const values = out.values;
+    for (let i = 0; i < values.length; i++) values[i] *= scale;
+  }
   return out.finish();
 }

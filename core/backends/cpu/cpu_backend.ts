@@ -10,6 +10,7 @@ import { ConfigError } from "../../errors.ts";
 import { causalConv1d, conv2d } from "./_conv.ts";
 import { affine, binary, gelu, softplus, unary } from "./_elementwise.ts";
 import { cast, clone, concat, embedding, fromHost, narrow, permute } from "./_layout.ts";
+import { linear } from "./_linear.ts";
 import { matmul } from "./_matmul.ts";
 import { layerNorm, rmsNorm } from "./_norm.ts";
 import { mean, softmax, sum } from "./_reduce.ts";
@@ -23,6 +24,7 @@ export const cpuBackend: Backend = {
   cast,
   clone,
   matmul,
+  linear,
   binary,
   affine,
   unary,

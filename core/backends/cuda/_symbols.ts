@@ -67,8 +67,8 @@ export const RUNTIME_SYMBOLS: Readonly<Record<RuntimeSymbol, FfiSymbol>> = {
   attnzoo_gelu: fn(I32, I32, U64, U64, I64),
   attnzoo_softplus: fn(I32, U64, U64, I64, F32, F32),
   attnzoo_cast: fn(I32, I32, U64, U64, I64),
-  // dtype, transA, transB, m, n, k, batch, a, strideA, b, strideB, c, strideC, bias, gelu
-  attnzoo_matmul: fn(I32, I32, I32, I64, I64, I64, I64, U64, I64, U64, I64, U64, I64, U64, I32),
+  // dtype, transA, transB, m, n, k, batch, a, strideA, b, strideB, c, strideC, bias, gelu, alpha
+  attnzoo_matmul: fn(I32, I32, I32, I64, I64, I64, I64, U64, I64, U64, I64, U64, I64, U64, I32, F32),
   attnzoo_layer_norm: fn(I32, U64, U64, U64, U64, I64, I64, F32),
   attnzoo_rms_norm: fn(I32, U64, U64, U64, I64, I64, F32),
   attnzoo_softmax: fn(I32, U64, U64, I64, I64, I64),

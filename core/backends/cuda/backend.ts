@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Backend, BinaryOp, Conv2dOptions, MatmulOptions, UnaryOp } from "../../backend.ts";
+import type { Backend, BinaryOp, Conv2dOptions, LinearOptions, MatmulOptions, UnaryOp } from "../../backend.ts";
 import { type DType, DTYPES, dtypeSize } from "../../dtype.ts";
 import { DTypeError, NativeError, ShapeError } from "../../errors.ts";
 import {
@@ -32,7 +32,7 @@ import {
 import type { PluginKernel, PluginKernels, PluginManifest } from "../../plugin.ts";
 import { openPluginLibrary, type Runtime } from "./_library.ts";
 import type { OpProfile } from "./_profiler.ts";
-import { DTYPE_CODE } from "./_symbols.ts";
+import { DTYPE_CODE, MAX_DIMS } from "./_symbols.ts";
 import { CudaStorage } from "./storage.ts";
 
 const UNARY_CODE: Readonly<Record<UnaryOp, number>> = {
@@ -66,16 +66,40 @@ export interface CudaMemoryStats {
   liveBlocks: number;
 }
 
-/** Options of {@linkcode CudaBackend.linear}: cuBLASLt's fused epilogues. */
-export interface LinearOptions {
-  /** Bias [N] added to every row. */
-  bias?: Tensor;
-  /** Apply GELU (tanh approximation, as cuBLASLt computes it) after the bias. */
-  gelu?: boolean;
-}
+export type { LinearOptions };
 
 function u64s(values: readonly number[]): BigUint64Array {
   return BigUint64Array.from(values, (v) => BigInt(v));
+}
+
+// Argument arrays of the per-op native calls that take shapes (binary, permute) and the out slot
+// of `attnzoo_alloc`: the calls are synchronous and the kernels read only the first `ndim`
+// entries, so one set is reused instead of allocating arrays on every op.
+const argShape = new BigUint64Array(MAX_DIMS);
+const argStridesA = new BigUint64Array(MAX_DIMS);
+const argStridesB = new BigUint64Array(MAX_DIMS);
+const allocSlot = new BigUint64Array(1);
+
+/** Writes `values` to the front of the reused argument array `into` and returns it. */
+function fillU64(into: BigUint64Array, values: readonly number[]): BigUint64Array {
+  for (let i = 0; i < values.length; i++) into[i] = BigInt(values[i]);
+  return into;
+}
+
+/** Writes the element strides of `shape` read over `outShape` (0 on broadcast dims) into `into`. */
+function fillBroadcastStrides(
+  into: BigUint64Array,
+  shape: readonly number[],
+  outShape: readonly number[],
+): BigUint64Array {
+  const lead = outShape.length - shape.length;
+  for (let i = 0; i < lead; i++) into[i] = 0n;
+  let stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    into[lead + i] = shape[i] === 1 ? 0n : BigInt(stride);
+    stride *= shape[i];
+  }
+  return into;
 }
 
 function handleOf(x: Tensor): bigint {
@@ -133,15 +157,14 @@ export class CudaBackend implements Backend {
   /** A new uninitialised device tensor. */
   empty(shape: readonly number[], dtype: DType): Tensor {
     const length = numel(shape);
-    const out = new BigUint64Array(1);
     this.#rt.call(
       "attnzoo_alloc",
       "alloc",
       () => `${dtype} ${fmtShape(shape)}`,
       BigInt(length * dtypeSize(dtype)),
-      out,
+      allocSlot,
     );
-    return new Tensor(new CudaStorage(dtype, length, out[0], this.#release), shape);
+    return new Tensor(new CudaStorage(dtype, length, allocSlot[0], this.#release), shape);
   }
 
   /** Allocates an output, runs `fill` on it, and frees it again if `fill` throws. */
@@ -267,7 +290,8 @@ export class CudaBackend implements Backend {
   }
 
   matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-    return this.#gemm("matmul", a, b, options.transA ?? false, options.transB ?? false, undefined, false);
+    const { transA = false, transB = false, scale = 1 } = options;
+    return this.#gemm("matmul", a, b, transA, transB, undefined, false, scale);
   }
 
   /**
@@ -285,7 +309,7 @@ export class CudaBackend implements Backend {
     const flat = x.reshape([x.ndim === 1 ? 1 : numel(x.shape.slice(0, -1)), k]);
     try {
       requireVector("linear", "bias", options.bias, weight.shape[0]);
-      const out = this.#gemm("linear", flat, weight, false, true, options.bias, options.gelu ?? false);
+      const out = this.#gemm("linear", flat, weight, false, true, options.bias, options.gelu ?? false, 1);
       const shaped = out.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
       out.dispose();
       return shaped;
@@ -302,6 +326,7 @@ export class CudaBackend implements Backend {
     transB: boolean,
     bias: Tensor | undefined,
     gelu: boolean,
+    scale: number,
   ): Tensor {
     requireFloat(op, a, b, bias);
     if (a.ndim < 2 || b.ndim < 2) {
@@ -347,6 +372,7 @@ export class CudaBackend implements Backend {
           mm * n,
           hbias,
           gelu ? 1 : 0,
+          scale,
         );
       const sizeA = numel(batchA), sizeB = numel(batchB);
       if (sizeA === batch && sizeB === batch) {
@@ -382,11 +408,11 @@ export class CudaBackend implements Backend {
         BINARY_CODE[op],
         DTYPE_CODE[a.dtype],
         shape.length,
-        u64s(shape),
+        fillU64(argShape, shape),
         handleOf(a),
-        u64s(broadcastStrides(a.shape, shape)),
+        fillBroadcastStrides(argStridesA, a.shape, shape),
         handleOf(b),
-        u64s(broadcastStrides(b.shape, shape)),
+        fillBroadcastStrides(argStridesB, b.shape, shape),
         out,
       );
     });
@@ -714,8 +740,8 @@ export class CudaBackend implements Backend {
         () => `${fmtShape(x.shape)} by [${dims.join(", ")}]`,
         dtypeSize(x.dtype),
         n,
-        u64s(x.shape),
-        u64s(order),
+        fillU64(argShape, x.shape),
+        fillU64(argStridesA, order),
         handleOf(x),
         out,
       );
