@@ -8,7 +8,7 @@
  * @module
  */
 import { DTypeError, ShapeError } from "../errors.ts";
-import { add, matmul, narrow } from "../ops.ts";
+import { linear, narrow } from "../ops.ts";
 import type { MixerCost, MixerSpec, MixerState, TokenMixer } from "../plugin.ts";
 import { fmtShape, numel, type Tensor } from "../tensor.ts";
 import { KvCache } from "./_kv_cache.ts";
@@ -92,13 +92,6 @@ export function dotProductMixerCost(spec: MixerSpec, options: DotProductMixerOpt
   return { params, flops };
 }
 
-function linear(x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor {
-  const y = matmul(x, weight, { transB: true });
-  if (bias === undefined) return y;
-  using unbiased = y;
-  return add(unbiased, bias);
-}
-
 /** Creates the mixer for `spec`, with parameters initialised as timm does on `spec.device`. */
 export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerOptions): TokenMixer {
   const geo = headGeometry(options.name, spec);
@@ -116,7 +109,7 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
   };
 
   /** x [B, N, C] → the packed projection [B, N, (H + 2·Hkv)·d]. */
-  const projectQkv = (x: Tensor): Tensor => linear(x, param("qkv.weight"), optional("qkv.bias"));
+  const projectQkv = (x: Tensor): Tensor => linear(x, param("qkv.weight"), { bias: optional("qkv.bias") });
 
   /** qkv [B, N, (H + 2·Hkv)·d] → q [B, H, N, d], k and v [B, Hkv, N, d], q and k transformed. */
   const splitQkv = (qkv: Tensor): { q: Tensor; k: Tensor; v: Tensor } => {
@@ -134,7 +127,7 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     return { q, k, v: heads(geo.heads + geo.kvHeads, geo.kvHeads) };
   };
 
-  const projectOut = (o: Tensor): Tensor => linear(o, param("proj.weight"), optional("proj.bias"));
+  const projectOut = (o: Tensor): Tensor => linear(o, param("proj.weight"), { bias: optional("proj.bias") });
 
   /** Attention of q [B, H, Nq, d] over k, v [B, Hkv, Nk, d], then `proj`: [B, Nq, C]. */
   const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor => {

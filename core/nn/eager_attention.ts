@@ -131,8 +131,10 @@ export function eagerAttention(q: Tensor, k: Tensor, v: Tensor, options: EagerAt
   const [batch, heads, nq, d] = q.shape;
   const [, kvHeads, nk] = k.shape;
   using grouped = q.reshape([batch, kvHeads, (heads / kvHeads) * nq, d]);
-  using dots = matmul(grouped, k, { transB: true });
-  using scaled = affine(dots, options.scale ?? 1 / Math.sqrt(d), options.scoreBias ?? 0);
+  const scale = options.scale ?? 1 / Math.sqrt(d);
+  // the scale rides on the GEMM; only a score bias needs its own pass
+  using dots = matmul(grouped, k, { transB: true, scale });
+  using scaled = options.scoreBias ? affine(dots, 1, options.scoreBias) : dots.reshape(dots.shape);
   let logits: Tensor;
   if (options.scoreOffset !== undefined) {
     using terms = scoreTerms(q, kvHeads, nk, options);
