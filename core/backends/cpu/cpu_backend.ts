@@ -13,8 +13,10 @@ import { cast, clone, concat, embedding, fromHost, narrow, permute } from "./_la
 import { matmul } from "./_matmul.ts";
 import { layerNorm, rmsNorm } from "./_norm.ts";
 import { mean, softmax, sum } from "./_reduce.ts";
+import { sampleTokens } from "./_sampling.ts";
 import { adaptiveAvgPool2d, resizeBilinear } from "./_spatial.ts";
 import { getParallelJobs, getThreads, setThreads, startWorkers } from "./_worker_pool.ts";
+import { writeSlice } from "./_write_slice.ts";
 
 /** The backend of device `"cpu"`. */
 export const cpuBackend: Backend = {
@@ -41,6 +43,8 @@ export const cpuBackend: Backend = {
   permute,
   concat,
   narrow,
+  writeSlice,
+  sampleTokens,
 };
 
 /** Threads the CPU backend uses for large products (1 = no workers); `ATTNZOO_CPU_THREADS` sets it. */
