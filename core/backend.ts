@@ -129,6 +129,11 @@ export interface Backend {
    * say, row b drawing with `uniforms[b]` ∈ [0, 1): only the ids need to leave the device.
    */
   sampleTokens(logits: Tensor, options: SampleOptions, uniforms: Float64Array): Tensor;
+  /**
+   * Rotary position embedding of x [..., N, d] (d even) in Llama's half-rotation layout: the pair
+   * (x[i], x[i + d/2]) of token n turns by the angle (offset + n) · theta^(−2i/d), computed in f64.
+   */
+  rope(x: Tensor, offset: number, theta: number): Tensor;
 
   /**
    * Opens a plugin's native kernels on this device (built with the runtime), or undefined when

@@ -200,3 +200,11 @@ export function sampleTokens(logits: Tensor, options: SampleOptions, uniforms: F
   }
   return on("sampleTokens", logits).sampleTokens(logits, options, uniforms);
 }
+
+/**
+ * Rotary position embedding of x [..., N, d] (Llama's half rotation): token n of the N is at
+ * position offset + n, pair (i, i + d/2) turns by position · theta^(−2i/d).
+ */
+export function rope(x: Tensor, offset: number, theta = 10000): Tensor {
+  return on("rope", x).rope(x, offset, theta);
+}

@@ -1,10 +1,10 @@
-// The ops behind fast generation on the CPU: the in-place slice write of a KV cache and token
-// sampling without a full sort, each against its naive formula.
-import { DTypeError, ShapeError } from "../../core/errors.ts";
-import { concat, narrow, sampleTokens, writeSlice } from "../../core/ops.ts";
-import { Rng } from "../../core/random.ts";
-import { arange, tensor } from "../../core/tensor.ts";
-import { assertEquals, assertThrows } from "../_assert.ts";
+// The ops behind fast generation on the CPU: the in-place slice write of a KV cache, token
+// sampling without a full sort and rotary position embedding, each against its naive formula.
+import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
+import { add, cast, concat, cos, mul, narrow, rope, sampleTokens, sin, sub, writeSlice } from "../../core/ops.ts";
+import { randn, Rng } from "../../core/random.ts";
+import { arange, type Tensor, tensor } from "../../core/tensor.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { test } from "../_harness.ts";
 import { referenceToken } from "./_sampling_reference.ts";
 
@@ -91,4 +91,78 @@ test("sampleTokens rejects bad options, draws and shapes naming them", () => {
   assertThrows(() => sampleTokens(logits, {}, Float64Array.of(0.5, 0.5)), ShapeError, "sampleTokens", "[1, 3]");
   using ids = tensor(new Int32Array([1, 2]), { shape: [1, 2] });
   assertThrows(() => sampleTokens(ids, {}, Float64Array.of(0.5)), DTypeError, "sampleTokens");
+});
+
+/** RoPE written out: pair (i, i + d/2) of token n turns by (offset + n) · θ^(−2i/d). */
+function naiveRope(x: Float32Array, shape: number[], offset: number, theta: number): Float64Array {
+  const dim = shape[shape.length - 1];
+  const tokens = shape[shape.length - 2];
+  const out = new Float64Array(x.length);
+  for (let row = 0; row < x.length / dim; row++) {
+    for (let i = 0; i < dim / 2; i++) {
+      const angle = (offset + (row % tokens)) / Math.pow(theta, (2 * i) / dim);
+      const a = x[row * dim + i], b = x[row * dim + i + dim / 2];
+      out[row * dim + i] = a * Math.cos(angle) - b * Math.sin(angle);
+      out[row * dim + i + dim / 2] = b * Math.cos(angle) + a * Math.sin(angle);
+    }
+  }
+  return out;
+}
+
+/** RoPE from core ops as a model would compose it: f32 cos/sin tables, halves, mul, sub/add, concat. */
+function composedRope(x: Tensor, offset: number, theta: number): Tensor {
+  const [tokens, dim] = x.shape.slice(-2);
+  using positions = arange(offset, offset + tokens).reshape([tokens, 1]);
+  using inverse = tensor(Float32Array.from({ length: dim / 2 }, (_, i) => Math.pow(theta, (-2 * i) / dim)), {
+    shape: [1, dim / 2],
+  });
+  using angles = mul(positions, inverse);
+  using c = cos(angles), s = sin(angles);
+  using a = narrow(x, -1, 0, dim / 2), b = narrow(x, -1, dim / 2, dim / 2);
+  using ac = mul(a, c), bs = mul(b, s), bc = mul(b, c), as = mul(a, s);
+  using first = sub(ac, bs), second = add(bc, as);
+  return concat([first, second], -1);
+}
+
+test("rope = its formula and the composed cos/sin path; chunks at an offset equal the whole sequence's rows", () => {
+  const shape = [2, 3, 6, 8];
+  using x = randn(shape, { seed: 4 });
+  const values = x.toFloat32Array();
+  for (const [offset, theta] of [[0, 10000], [7, 500000], [123, 10]]) {
+    using y = rope(x, offset, theta);
+    assertClose(y.toFloat32Array(), naiveRope(values, shape, offset, theta), { rtol: 1e-6, atol: 1e-6 });
+    using composed = composedRope(x, offset, theta);
+    assertClose(y.toFloat32Array(), composed.toFloat32Array(), { rtol: 2e-5, atol: 2e-5 }, `offset ${offset}`);
+  }
+  using whole = rope(x, 5, 10000);
+  using tail = narrow(x, 2, 4, 2);
+  using tailRotated = rope(tail, 9, 10000);
+  using wholeTail = narrow(whole, 2, 4, 2);
+  assertEquals([...tailRotated.toTypedArray()], [...wholeTail.toTypedArray()]);
+  using half = cast(x, "bf16");
+  using rotatedHalf = rope(half, 7, 10000);
+  assertEquals(rotatedHalf.dtype, "bf16");
+  assertClose(rotatedHalf.toFloat32Array(), naiveRope(half.toFloat32Array(), shape, 7, 10000), {
+    rtol: 8e-3,
+    atol: 2e-3,
+  });
+  using odd = randn([2, 5]);
+  assertThrows(() => rope(odd, 0), ShapeError, "rope", "[2, 5]");
+  assertThrows(() => rope(x, -1), ConfigError, "rope", "offset");
+  assertThrows(() => rope(x, 0, 1), ConfigError, "rope", "theta");
+});
+
+test("rope scores depend only on the distance between positions", () => {
+  using q = randn([1, 1, 1, 16], { seed: 1 });
+  using k = randn([1, 1, 1, 16], { seed: 2 });
+  const score = (m: number, n: number): number => {
+    using qm = rope(q, m), kn = rope(k, n);
+    const a = qm.toFloat32Array(), b = kn.toFloat32Array();
+    return a.reduce((s, v, i) => s + v * b[i], 0);
+  };
+  assertClose([score(3, 1), score(40, 38), score(1000, 998)], [score(2, 0), score(2, 0), score(2, 0)], {
+    rtol: 1e-4,
+    atol: 1e-4,
+  });
+  assert(Math.abs(score(3, 1) - score(3, 0)) > 1e-3, "a different distance gives a different score");
 });

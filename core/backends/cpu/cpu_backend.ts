@@ -13,6 +13,7 @@ import { cast, clone, concat, embedding, fromHost, narrow, permute } from "./_la
 import { matmul } from "./_matmul.ts";
 import { layerNorm, rmsNorm } from "./_norm.ts";
 import { mean, softmax, sum } from "./_reduce.ts";
+import { rope } from "./_rope.ts";
 import { sampleTokens } from "./_sampling.ts";
 import { adaptiveAvgPool2d, resizeBilinear } from "./_spatial.ts";
 import { getParallelJobs, getThreads, setThreads, startWorkers } from "./_worker_pool.ts";
@@ -45,6 +46,7 @@ export const cpuBackend: Backend = {
   narrow,
   writeSlice,
   sampleTokens,
+  rope,
 };
 
 /** Threads the CPU backend uses for large products (1 = no workers); `ATTNZOO_CPU_THREADS` sets it. */

@@ -46,7 +46,8 @@ export type RuntimeSymbol =
   | "attnzoo_resize_bilinear"
   | "attnzoo_permute"
   | "attnzoo_copy_2d"
-  | "attnzoo_sample_tokens";
+  | "attnzoo_sample_tokens"
+  | "attnzoo_rope";
 
 /** Signatures of the runtime library's exports. */
 export const RUNTIME_SYMBOLS: Readonly<Record<RuntimeSymbol, FfiSymbol>> = {
@@ -85,6 +86,8 @@ export const RUNTIME_SYMBOLS: Readonly<Record<RuntimeSymbol, FfiSymbol>> = {
   attnzoo_copy_2d: fn(U64, U64, U64, U64, U64, U64),
   // dtype, logits, uniforms (host f64), out, rows, vocab, temperature, topK, topP
   attnzoo_sample_tokens: fn(I32, U64, PTR, U64, I64, I64, F64, I64, F64),
+  // dtype, x, out, rows, tokens, dim, offset, theta
+  attnzoo_rope: fn(I32, U64, U64, I64, I64, I64, I64, F64),
 };
 
 /** Dtype codes of kernels/_runtime.h. */

@@ -7,7 +7,7 @@
  */
 import type { Backend, BinaryOp, Conv2dOptions, MatmulOptions, SampleOptions, UnaryOp } from "../../backend.ts";
 import { type DType, DTYPES, dtypeSize } from "../../dtype.ts";
-import { DTypeError, NativeError, ShapeError } from "../../errors.ts";
+import { ConfigError, DTypeError, NativeError, ShapeError } from "../../errors.ts";
 import {
   allocHost,
   CpuStorage,
@@ -843,6 +843,33 @@ export class CudaBackend implements Backend {
         options.temperature ?? 0,
         BigInt(options.topK ?? 0),
         options.topP ?? 1,
+      );
+    });
+  }
+
+  rope(x: Tensor, offset: number, theta: number): Tensor {
+    requireFloat("rope", x);
+    if (x.ndim < 2 || x.shape[x.ndim - 1] % 2 !== 0) {
+      throw new ShapeError("rope", `x must be [..., N, d] with d even, got ${fmtShape(x.shape)}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new ConfigError("rope", "offset", `must be an integer ≥ 0, got ${offset}`);
+    }
+    if (!(theta > 1)) throw new ConfigError("rope", "theta", `must exceed 1, got ${theta}`);
+    const dim = x.shape[x.ndim - 1];
+    return this.#produce(x.shape, x.dtype, (out) => {
+      this.#rt.call(
+        "attnzoo_rope",
+        "rope",
+        () => fmtShape(x.shape),
+        DTYPE_CODE[x.dtype],
+        handleOf(x),
+        out,
+        BigInt(x.size / dim),
+        BigInt(x.shape[x.ndim - 2]),
+        BigInt(dim),
+        BigInt(offset),
+        theta,
       );
     });
   }
