@@ -58,6 +58,22 @@ export interface Conv2dOptions {
 }
 
 /**
+ * How {@linkcode Backend.sampleTokens} picks each row's token. Tokens are ranked by descending
+ * logit (lower index first on ties); greedy takes the first. Sampling keeps the first `topK` of the
+ * ranking, weighs them by softmax(logits / temperature), keeps the shortest prefix whose weight
+ * reaches `topP` of theirs, and walks it in rank order until the running weight reaches u times
+ * the prefix's (u the row's uniform draw).
+ */
+export interface SampleOptions {
+  /** Softmax temperature; 0 (the default) means greedy. */
+  temperature?: number;
+  /** Keep only the k best tokens (0, the default, keeps all). */
+  topK?: number;
+  /** Keep the shortest prefix of the ranking whose probability reaches p (1, the default, keeps all). */
+  topP?: number;
+}
+
+/**
  * The ops a device implements. Inputs are never modified; every op returns new tensors that the
  * caller owns and must dispose. Floating outputs have the dtype of the inputs; CPU math runs in
  * f32 and rounds once at the end, as PyTorch's CPU kernels do for f16/bf16.
@@ -118,6 +134,21 @@ export interface Backend {
   concat(xs: readonly Tensor[], dim: number): Tensor;
   /** `length` entries of `dim` starting at `start`, as a contiguous copy. */
   narrow(x: Tensor, dim: number, start: number, length: number): Tensor;
+  /**
+   * Writes `src` into entries [start, start + src.shape[dim]) of `dim` of `dst` (same dtype, other
+   * dims equal): the one op that modifies a tensor it is given, so a KV cache grows in place.
+   */
+  writeSlice(dst: Tensor, src: Tensor, dim: number, start: number): void;
+  /**
+   * One token id per row of logits [B, V] (i32 [B], on this device) as {@linkcode SampleOptions}
+   * say, row b drawing with `uniforms[b]` ∈ [0, 1): only the ids need to leave the device.
+   */
+  sampleTokens(logits: Tensor, options: SampleOptions, uniforms: Float64Array): Tensor;
+  /**
+   * Rotary position embedding of x [..., N, d] (d even) in Llama's half-rotation layout: the pair
+   * (x[i], x[i + d/2]) of token n turns by the angle (offset + n) · theta^(−2i/d), computed in f64.
+   */
+  rope(x: Tensor, offset: number, theta: number): Tensor;
 
   /**
    * Opens a plugin's native kernels on this device (built with the runtime), or undefined when

@@ -11,10 +11,11 @@ import {
   type Conv2dOptions,
   type LinearOptions,
   type MatmulOptions,
+  type SampleOptions,
   type UnaryOp,
 } from "./backend.ts";
 import type { DType } from "./dtype.ts";
-import { DTypeError } from "./errors.ts";
+import { ConfigError, DTypeError } from "./errors.ts";
 import type { Device, Tensor } from "./tensor.ts";
 
 function on(op: string, ...xs: (Tensor | undefined)[]): Backend {
@@ -182,4 +183,34 @@ export function concat(xs: readonly Tensor[], dim: number): Tensor {
 /** A slice of `length` entries of `dim` from `start` (contiguous copy). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   return on("narrow", x).narrow(x, dim, start, length);
+}
+
+/** Writes `src` into `dst` in place at entries [start, start + src.shape[dim]) of `dim`. */
+export function writeSlice(dst: Tensor, src: Tensor, dim: number, start: number): void {
+  on("writeSlice", dst, src).writeSlice(dst, src, dim, start);
+}
+
+/** Next-token ids i32 [B] of logits [B, V], row b drawing with `uniforms[b]` ∈ [0, 1). */
+export function sampleTokens(logits: Tensor, options: SampleOptions, uniforms: Float64Array): Tensor {
+  const { temperature = 0, topK = 0, topP = 1 } = options;
+  const bad = !Number.isFinite(temperature)
+    ? ["temperature", temperature]
+    : !Number.isInteger(topK) || topK < 0
+    ? ["topK", topK]
+    : !(topP > 0 && topP <= 1)
+    ? ["topP", topP]
+    : undefined;
+  if (bad !== undefined) throw new ConfigError("sampleTokens", String(bad[0]), `got ${bad[1]}`);
+  if (uniforms.some((u) => !(u >= 0 && u < 1))) {
+    throw new ConfigError("sampleTokens", "uniforms", "every draw must lie in [0, 1)");
+  }
+  return on("sampleTokens", logits).sampleTokens(logits, options, uniforms);
+}
+
+/**
+ * Rotary position embedding of x [..., N, d] (Llama's half rotation): token n of the N is at
+ * position offset + n, pair (i, i + d/2) turns by position · theta^(−2i/d).
+ */
+export function rope(x: Tensor, offset: number, theta = 10000): Tensor {
+  return on("rope", x).rope(x, offset, theta);
 }

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { ShapeError } from "../core/errors.ts";
-import { add, affine, embedding, narrow, toDevice } from "../core/ops.ts";
+import { add, affine, embedding, narrow, sampleTokens, toDevice } from "../core/ops.ts";
 import type { MixerSpec, MixerState, TokenMixer } from "../core/plugin.ts";
 import { Rng } from "../core/random.ts";
 import {
@@ -23,7 +23,7 @@ import { type Device, type Tensor, tensor } from "../core/tensor.ts";
 import { type AttentionChoice, AttentionFieldSchema, attentionPerBlock, pluginConfig } from "./_attention.ts";
 import { mixerCost } from "./_cost.ts";
 import { linear, ParamBuilder, rmsNormAt, sGlu, swiGlu } from "./_params.ts";
-import { sampleToken, type SamplingOptions } from "./_sampling.ts";
+import type { SamplingOptions } from "./_sampling.ts";
 import { applyLayers, disposeAll, ModelBase } from "./_model.ts";
 import { CardSchema, checkAttention, checkHeads, positive } from "./_schema.ts";
 
@@ -152,10 +152,14 @@ export class LanguageModel extends ModelBase<LmConfig> {
     const done = prompts.map(() => false);
     try {
       for (const m of this.mixers) states.push(m.createState!(batch));
+      const sampling = (options.temperature ?? 0) > 0;
       let next: readonly (readonly number[])[] = prompts;
       for (let t = 0; t < options.maxNew && done.includes(false); t++) {
-        const rows = this.#lastLogits(next, states);
-        const chosen = rows.map((row, b) => (done[b] ? (options.eosToken ?? 0) : sampleToken(row, options, rng)));
+        // one draw per live row, in row order: the host sampler's sequence for the same seed
+        const uniforms = Float64Array.from(done, (d) => (sampling && !d ? rng.uniform() : 0));
+        using logits = this.#lastLogits(next, states);
+        using ids = sampleTokens(logits, options, uniforms);
+        const chosen = Array.from(ids.toTypedArray(), (token, b) => (done[b] ? (options.eosToken ?? 0) : token));
         chosen.forEach((token, b) => {
           if (done[b]) return;
           out[b].push(token);
@@ -169,16 +173,14 @@ export class LanguageModel extends ModelBase<LmConfig> {
     return out;
   }
 
-  /** Feeds `tokens` through every layer's step and returns the last position's logits per row. */
-  #lastLogits(tokens: readonly (readonly number[])[], states: MixerState[]): Float32Array[] {
+  /** Feeds `tokens` through every layer's step; the last position's logits [B, vocab] stay on the device. */
+  #lastLogits(tokens: readonly (readonly number[])[], states: MixerState[]): Tensor {
     const batch = tokens.length;
     const n = tokens[0].length;
     using hostIds = tensor(Int32Array.from(tokens.flat()), { shape: [batch, n] });
     using ids = toDevice(hostIds, this.device);
     using logits = this.#run(ids, (i, x) => this.mixers[i].step!(x, states[i]), true);
-    const values = logits.toFloat32Array();
-    const v = this.config.vocabSize;
-    return Array.from({ length: batch }, (_, b) => values.subarray(b * v, (b + 1) * v));
+    return logits.reshape([batch, this.config.vocabSize]);
   }
 
   #run(ids: Tensor, mix: (layer: number, x: Tensor) => Tensor, lastOnly = false): Tensor {

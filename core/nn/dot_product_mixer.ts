@@ -129,9 +129,8 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
 
   const projectOut = (o: Tensor): Tensor => linear(o, param("proj.weight"), { bias: optional("proj.bias") });
 
-  /** Attention of q [B, H, Nq, d] over k, v [B, Hkv, Nk, d], then `proj`: [B, Nq, C]. */
-  const attend = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
-    const keyLength = k.shape[2];
+  /** Attention of q [B, H, Nq, d] over the first keyLength of k, v [B, Hkv, ≥ keyLength, d], then `proj`: [B, Nq, C]. */
+  const attend = (q: Tensor, k: Tensor, v: Tensor, keyLength = k.shape[2]): Tensor => {
     using o = options.attention(q, k, v, { causal: spec.causal, queryOffset: keyLength - q.shape[2], keyLength });
     using merged = mergeHeads(o);
     return projectOut(merged);
@@ -194,7 +193,7 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     const { q, k, v } = project(x);
     using _q = q;
     state.append(k, v);
-    return attend(q, state.k!, state.v!);
+    return attend(q, state.k!, state.v!, state.length);
   };
   return mixer;
 }

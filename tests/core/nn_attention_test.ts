@@ -211,7 +211,7 @@ test("dot-product mixer forward = the naive layer ([q | k | v] rows, GQA, q/k tr
   }]);
 });
 
-test("dot-product mixer decode in chunks of 2, 1, 2 tokens equals the full forward; offsets are the cache length", () => {
+test("dot-product mixer decode in chunks of 2, 1, 2 tokens equals the full forward; offsets are the cache length, k/v its capacity", () => {
   const calls: { q: number[]; k: number[]; v: number[]; call: AttentionCall }[] = [];
   const mixer = createDotProductMixer(spec({ qkvBias: true }), recordingOptions(calls));
   randomize(mixer.parameters, 30);
@@ -228,7 +228,11 @@ test("dot-product mixer decode in chunks of 2, 1, 2 tokens equals the full forwa
     start += length;
     assertEquals(state.length, start);
   }
-  assertEquals(calls.slice(1).map((c) => [c.q[2], c.k[2], c.call.queryOffset]), [[2, 2, 0], [1, 3, 2], [2, 5, 3]]);
+  // [Nq, keys attended, query offset, cache capacity]: the capacity doubles and is written in place
+  assertEquals(
+    calls.slice(1).map((c) => [c.q[2], c.call.keyLength, c.call.queryOffset, c.k[2]]),
+    [[2, 2, 0, 2], [1, 3, 2, 4], [2, 5, 3, 8]],
+  );
 });
 
 test("dot-product mixer: parameters in order (qkv, transform, proj), cost counts them, errors name the op", () => {

@@ -5,9 +5,24 @@ import { Rng } from "../../core/random.ts";
 import { buildModel, listPlugins } from "../../core/registry.ts";
 import { tensor } from "../../core/tensor.ts";
 import type { LanguageModel } from "../../models/lm.ts";
-import { argmax, sampleToken } from "../../models/_sampling.ts";
+import { sampleTokens } from "../../core/ops.ts";
+import type { SamplingOptions } from "../../models/mod.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { test } from "../_harness.ts";
+
+function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** One row's token through the sampling op, drawing from `rng` as generate does. */
+function sampleToken(logits: Float32Array, options: SamplingOptions, rng: Rng): number {
+  using row = tensor(logits, { shape: [1, logits.length] });
+  const u = (options.temperature ?? 0) > 0 ? rng.uniform() : 0;
+  using ids = sampleTokens(row, options, Float64Array.of(u));
+  return ids.toTypedArray()[0];
+}
 
 function tinyLm(plugin: string, extra: Record<string, unknown> = {}): LanguageModel {
   return buildModel({

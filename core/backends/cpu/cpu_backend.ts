@@ -14,8 +14,11 @@ import { linear } from "./_linear.ts";
 import { matmul } from "./_matmul.ts";
 import { layerNorm, rmsNorm } from "./_norm.ts";
 import { mean, softmax, sum } from "./_reduce.ts";
+import { rope } from "./_rope.ts";
+import { sampleTokens } from "./_sampling.ts";
 import { adaptiveAvgPool2d, resizeBilinear } from "./_spatial.ts";
 import { getParallelJobs, getThreads, setThreads, startWorkers } from "./_worker_pool.ts";
+import { writeSlice } from "./_write_slice.ts";
 
 /** The backend of device `"cpu"`. */
 export const cpuBackend: Backend = {
@@ -43,6 +46,9 @@ export const cpuBackend: Backend = {
   permute,
   concat,
   narrow,
+  writeSlice,
+  sampleTokens,
+  rope,
 };
 
 /** Threads the CPU backend uses for large products (1 = no workers); `ATTNZOO_CPU_THREADS` sets it. */

@@ -7,6 +7,7 @@ const I32 = "i32" as const;
 const I64 = "i64" as const;
 const U64 = "u64" as const;
 const F32 = "f32" as const;
+const F64 = "f64" as const;
 const PTR = "pointer" as const;
 
 function fn(...parameters: FfiSymbol["parameters"]): FfiSymbol {
@@ -44,7 +45,9 @@ export type RuntimeSymbol =
   | "attnzoo_adaptive_avg_pool2d"
   | "attnzoo_resize_bilinear"
   | "attnzoo_permute"
-  | "attnzoo_copy_2d";
+  | "attnzoo_copy_2d"
+  | "attnzoo_sample_tokens"
+  | "attnzoo_rope";
 
 /** Signatures of the runtime library's exports. */
 export const RUNTIME_SYMBOLS: Readonly<Record<RuntimeSymbol, FfiSymbol>> = {
@@ -81,6 +84,10 @@ export const RUNTIME_SYMBOLS: Readonly<Record<RuntimeSymbol, FfiSymbol>> = {
   attnzoo_resize_bilinear: fn(I32, U64, U64, I64, I64, I64, I64, I64, I32),
   attnzoo_permute: fn(I32, I32, PTR, PTR, U64, U64),
   attnzoo_copy_2d: fn(U64, U64, U64, U64, U64, U64),
+  // dtype, logits, uniforms (host f64), out, rows, vocab, temperature, topK, topP
+  attnzoo_sample_tokens: fn(I32, U64, PTR, U64, I64, I64, F64, I64, F64),
+  // dtype, x, out, rows, tokens, dim, offset, theta
+  attnzoo_rope: fn(I32, U64, U64, I64, I64, I64, I64, F64),
 };
 
 /** Dtype codes of kernels/_runtime.h. */

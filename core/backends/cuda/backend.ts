@@ -5,9 +5,17 @@
  *
  * @module
  */
-import type { Backend, BinaryOp, Conv2dOptions, LinearOptions, MatmulOptions, UnaryOp } from "../../backend.ts";
+import type {
+  Backend,
+  BinaryOp,
+  Conv2dOptions,
+  LinearOptions,
+  MatmulOptions,
+  SampleOptions,
+  UnaryOp,
+} from "../../backend.ts";
 import { type DType, DTYPES, dtypeSize } from "../../dtype.ts";
-import { DTypeError, NativeError, ShapeError } from "../../errors.ts";
+import { ConfigError, DTypeError, NativeError, ShapeError } from "../../errors.ts";
 import {
   allocHost,
   CpuStorage,
@@ -811,6 +819,91 @@ export class CudaBackend implements Backend {
         BigInt(size * inner * elem),
         BigInt(length * inner * elem),
         BigInt(outer),
+      );
+    });
+  }
+
+  writeSlice(dst: Tensor, src: Tensor, dim: number, start: number): void {
+    if (dst.dtype !== src.dtype) throw new DTypeError("writeSlice", `dtypes differ: ${dst.dtype} and ${src.dtype}`);
+    const d = normDim("writeSlice", dim, dst.shape);
+    const length = src.shape[d];
+    if (
+      src.ndim !== dst.ndim || src.shape.some((s, i) => i !== d && s !== dst.shape[i]) ||
+      !Number.isInteger(start) || start < 0 || start + length > dst.shape[d]
+    ) {
+      throw new ShapeError(
+        "writeSlice",
+        `src ${fmtShape(src.shape)} does not fit dst ${fmtShape(dst.shape)} at ${start} along dim ${dim}`,
+      );
+    }
+    if (src.size === 0) return;
+    const [outer, size, inner] = splitAt(dst.shape, d);
+    const elem = dtypeSize(dst.dtype);
+    this.#rt.call(
+      "attnzoo_copy_2d",
+      "writeSlice",
+      () => `${fmtShape(src.shape)} into ${fmtShape(dst.shape)}`,
+      handleOf(dst) + BigInt(start * inner * elem),
+      BigInt(size * inner * elem),
+      handleOf(src),
+      BigInt(length * inner * elem),
+      BigInt(length * inner * elem),
+      BigInt(outer),
+    );
+  }
+
+  sampleTokens(logits: Tensor, options: SampleOptions, uniforms: Float64Array): Tensor {
+    requireFloat("sampleTokens", logits);
+    if (logits.ndim !== 2 || logits.shape[1] === 0 || uniforms.length !== logits.shape[0]) {
+      throw new ShapeError(
+        "sampleTokens",
+        `logits must be [B, V] with V > 0 and one uniform per row; got ${
+          fmtShape(logits.shape)
+        } and ${uniforms.length}`,
+      );
+    }
+    const [batch, vocab] = logits.shape;
+    return this.#produce([batch], "i32", (out) => {
+      this.#rt.call(
+        "attnzoo_sample_tokens",
+        "sampleTokens",
+        () => fmtShape(logits.shape),
+        DTYPE_CODE[logits.dtype],
+        handleOf(logits),
+        new Uint8Array(uniforms.buffer, uniforms.byteOffset, uniforms.byteLength),
+        out,
+        BigInt(batch),
+        BigInt(vocab),
+        options.temperature ?? 0,
+        BigInt(options.topK ?? 0),
+        options.topP ?? 1,
+      );
+    });
+  }
+
+  rope(x: Tensor, offset: number, theta: number): Tensor {
+    requireFloat("rope", x);
+    if (x.ndim < 2 || x.shape[x.ndim - 1] % 2 !== 0) {
+      throw new ShapeError("rope", `x must be [..., N, d] with d even, got ${fmtShape(x.shape)}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new ConfigError("rope", "offset", `must be an integer ≥ 0, got ${offset}`);
+    }
+    if (!(theta > 1)) throw new ConfigError("rope", "theta", `must exceed 1, got ${theta}`);
+    const dim = x.shape[x.ndim - 1];
+    return this.#produce(x.shape, x.dtype, (out) => {
+      this.#rt.call(
+        "attnzoo_rope",
+        "rope",
+        () => fmtShape(x.shape),
+        DTYPE_CODE[x.dtype],
+        handleOf(x),
+        out,
+        BigInt(x.size / dim),
+        BigInt(x.shape[x.ndim - 2]),
+        BigInt(dim),
+        BigInt(offset),
+        theta,
       );
     });
   }
