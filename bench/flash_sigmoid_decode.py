@@ -79,7 +79,7 @@ def run(lib, outdir):
         json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}, f, indent=1)
     lines = [
         "| shape | B | L | ours µs (ALiBi) | ours µs | tiled µs | SDPA default µs | SDPA flash µs | ours tokens/s "
-        "| ours/default | ours/flash | ours GB/s | % of HBM peak |",
+        "| speed-up vs default | speed-up vs flash | ours GB/s | % of HBM peak |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
