@@ -51,6 +51,11 @@ function kernelEntry(tensors: number): FfiSymbol {
 }
 
 const FORWARD = kernelEntry(4); // q, k, v, o
+/** The forward with explicit (batch, token, head) element strides of q, k, v and o after the options. */
+const STRIDED_FORWARD: FfiSymbol = {
+  ...FORWARD,
+  parameters: [...FORWARD.parameters, ...Array<FfiType>(12).fill("i64")],
+};
 
 /** The sigmoid attention plugin. */
 export const plugin: PluginManifest = {
@@ -73,11 +78,14 @@ export const plugin: PluginManifest = {
       "kernels/forward.cu",
       "kernels/forward_sm90.cu",
       "kernels/backward.cu",
+      "kernels/decode.cu",
     ],
     symbols: {
       attnzoo_sigmoid_forward: FORWARD,
       attnzoo_sigmoid_forward_mma: FORWARD,
       attnzoo_sigmoid_forward_sm90: FORWARD,
+      attnzoo_sigmoid_forward_strided: STRIDED_FORWARD,
+      attnzoo_sigmoid_decode: STRIDED_FORWARD,
       attnzoo_sigmoid_backward: kernelEntry(7), // q, k, v, dout, dq, dk, dv
       attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
     },

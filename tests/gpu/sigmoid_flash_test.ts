@@ -1,16 +1,21 @@
 // The sigmoid plugin's own CUDA kernels (FlashSigmoid forward) through the plugin contract: the
 // backend opens them from the manifest, the mixer uses them on CUDA in bf16, and its outputs match
-// the CPU mixer (f32, same seed hence the same weights) and the CUDA mixer composed of core ops.
+// the CPU mixer (f32, same seed hence the same weights) and the CUDA mixer composed of core ops;
+// token-by-token decoding (the decode kernel) matches the prefill; the attention function reads only
+// keyLength keys of a KV cache with spare capacity.
 //
 // Tolerance: relative L2 error 3e-2 in bf16, as tests/gpu/models_test.ts argues (one bf16 ulp is
 // ≈ 8e-3; the kernel also rounds P to bf16 before P·V, as FlashAttention does); layout or masking
 // bugs give errors of order 1.
 import "../../mod.ts";
-import { cast, narrow, toDevice } from "../../core/ops.ts";
+import { alibiSlopes } from "../../core/alibi.ts";
+import { type AttentionFunction, eagerAttention } from "../../core/nn/mod.ts";
+import { cast, narrow, sigmoid, toDevice } from "../../core/ops.ts";
 import type { MixerSpec } from "../../core/plugin.ts";
 import { randn } from "../../core/random.ts";
 import { createMixer, getPlugin } from "../../core/registry.ts";
 import type { Tensor } from "../../core/tensor.ts";
+import { flashSigmoidAttention } from "../../plugins/sigmoid/_flash.ts";
 import { assert, assertRelativeError } from "../_assert.ts";
 import { test } from "../_harness.ts";
 import { gpu } from "./_setup.ts";
@@ -78,5 +83,39 @@ for (const [label, geometry, config] of cases) {
       }
     }
     assertRelativeError(decoded, expected.toFloat32Array(), BF16, "decode vs cpu forward");
+    assertRelativeError(decoded, flash.toFloat32Array(), BF16, "decode vs the prefill on cuda");
   });
 }
+
+test("FlashSigmoid attention on CUDA reads only keyLength keys of a KV cache with spare capacity", () => {
+  const cuda = gpu("FlashSigmoid attention over a cache with spare capacity");
+  if (cuda === undefined) return;
+  const kernels = cuda.pluginKernels(getPlugin("sigmoid"));
+  assert(kernels !== undefined, "sigmoid kernels bound");
+  const bias = -Math.log(4096);
+  const slopes = alibiSlopes(8);
+  const refuse: AttentionFunction = () => {
+    throw new Error("these inputs belong to the kernels, not the fallback");
+  };
+  const flash = flashSigmoidAttention(kernels, bias, slopes, refuse);
+  const [capacity, keyLength] = [300, 261];
+  // GQA 8/2: 4·nq query rows per KV head; 4 and 12 take the decode kernel, 160 the tiled forward
+  for (const [nq, d] of [[1, 64], [3, 128], [40, 64]]) {
+    const rounded = (shape: number[], seed: number): [Tensor, Tensor] => {
+      using x = randn(shape, { seed });
+      const low = cast(x, "bf16");
+      return [low, cast(low, "f32")];
+    };
+    const [qLow, q] = rounded([2, 8, nq, d], 1);
+    const [kLow, k] = rounded([2, 2, capacity, d], 2);
+    const [vLow, v] = rounded([2, 2, capacity, d], 3);
+    using _inputs = { [Symbol.dispose]: () => [qLow, q, kLow, k, vLow, v].forEach((t) => t.dispose()) };
+    const call = { causal: true, queryOffset: keyLength - nq, keyLength };
+    using expected = eagerAttention(q, k, v, { ...call, scoreBias: bias, alibiSlopes: slopes, weights: sigmoid });
+    using qCuda = toDevice(qLow, "cuda");
+    using kCuda = toDevice(kLow, "cuda");
+    using vCuda = toDevice(vLow, "cuda");
+    using out = flash(qCuda, kCuda, vCuda, call);
+    assertRelativeError(out.toFloat32Array(), expected.toFloat32Array(), BF16, `nq ${nq}, d ${d}`);
+  }
+});

@@ -1,5 +1,5 @@
-// The problem every FlashSigmoid kernel shares: shapes and strides of the [B, N, H, d] layout,
-// and the score → weight map P = σ(s·q·k + b − slope·|i + Nk − Nq − j|), causal-masked to 0.
+// The problem every FlashSigmoid kernel shares: shapes and element strides of q, k, v, o, and the
+// score → weight map P = σ(s·q·k + b − slope·|i + Nk − Nq − j|), causal-masked to 0.
 #pragma once
 #include <cuda_bf16.h>
 #include <stdint.h>
@@ -8,8 +8,12 @@ namespace flash_sigmoid {
 
 struct Problem {
   int batch, heads, kv_heads, nq, nk;
-  // Element strides: q/o rows are heads·d apart, k/v rows kv_heads·d.
+  // Element strides (token, batch) of q and of k. The backward also applies q's to dO and dQ and k's
+  // to v, dK and dV, with heads d apart ([B, N, H, d] contiguous, what make_problem fills).
   int64_t q_row, q_batch, kv_row, kv_batch;
+  // Head strides of q and k, and the (token, batch, head) strides of v and o: the forward kernels read
+  // every tensor through its own three strides ([B, N, H, d], [B, H, N, d], slices of a packed qkv).
+  int64_t q_head, k_head, v_row, v_batch, v_head, o_row, o_batch, o_head;
   float scale, bias;
   const float* slopes;  // ALiBi slope of (batch, head) at b·slopes_batch_stride + h; null without ALiBi
   int slopes_batch_stride;

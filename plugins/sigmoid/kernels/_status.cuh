@@ -13,6 +13,10 @@ int fail(int status, const char* op, const char* fmt, ...) __attribute__((format
 int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, int nq, int nk, int head_dim,
                  float scale, float bias, uint64_t slopes, int slopes_batch_stride, Problem* out);
 
+// Replaces p's strides by (batch, token, head) element strides of q, k, v and o, in that order,
+// after checking that each is a non-negative multiple of 8 elements (16 bytes).
+int set_strides(const char* op, const int64_t (&strides)[12], Problem* p);
+
 // Rejects a null or misaligned (cp.async moves 16 bytes) tensor handle.
 int check_pointer(const char* op, const char* name, uint64_t handle);
 

@@ -45,9 +45,9 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const int offset = p.nk - p.nq;
 
-  const T* q_head = q + b * p.q_batch + static_cast<int64_t>(h) * D;
-  const T* k_head = k + b * p.kv_batch + static_cast<int64_t>(hk) * D;
-  const T* v_head = v + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const T* q_head = q + b * p.q_batch + h * p.q_head;
+  const T* k_head = k + b * p.kv_batch + hk * p.k_head;
+  const T* v_head = v + b * p.v_batch + hk * p.v_head;
 
   // Keys any row of this tile can see (bottom-right aligned causal mask).
   const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
   load_tile_async<BM, D, THREADS>(s_q, q_head, p.q_row, m0, p.nq);
   if (n_tiles > 0) {
     load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk);
-    load_tile_async<BN, D, THREADS>(s_v, v_head, p.kv_row, 0, p.nk);
+    load_tile_async<BN, D, THREADS>(s_v, v_head, p.v_row, 0, p.nk);
   }
   cp_async_commit();
   const HalfScore hs = half_score(p, b, h, ALIBI);
@@ -75,7 +75,7 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
     const int stage = t & 1;
     if (t + 1 < n_tiles) {
       load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk);
-      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.kv_row, (t + 1) * BN, p.nk);
+      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, (t + 1) * BN, p.nk);
       cp_async_commit();
     }
     const int n0 = t * BN;
@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
   // Each warp stages through the Q rows only it read.
 #pragma unroll
   for (int m = 0; m < MT; m++) {
-    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + b * p.q_batch + static_cast<int64_t>(h) * D, p.q_row,
+    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + b * p.o_batch + h * p.o_head, p.o_row,
                      row0 + m * 16, p.nq);
   }
 }

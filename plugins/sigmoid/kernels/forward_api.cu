@@ -5,7 +5,7 @@
 
 namespace flash_sigmoid {
 
-enum class ForwardPath { Auto, Mma, Sm90 };
+enum class ForwardPath { Auto, Mma, Sm90, Decode };
 
 static int major_capability(int* major) {
   int device = 0;
@@ -16,16 +16,23 @@ static int major_capability(int* major) {
 
 static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o, int batch, int heads,
                    int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
-                   uint64_t alibi_slopes, int slopes_batch_stride, uint64_t stream) {
+                   uint64_t alibi_slopes, int slopes_batch_stride, uint64_t stream,
+                   const int64_t (*strides)[12] = nullptr) {
   const char* op = "sigmoid_forward";
   Problem p;
   SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
                          slopes_batch_stride, &p));
+  if (strides != nullptr) SIG_CHECK(set_strides(op, *strides, &p));
   SIG_CHECK(check_pointer(op, "q", q));
   SIG_CHECK(check_pointer(op, "k", k));
   SIG_CHECK(check_pointer(op, "v", v));
   SIG_CHECK(check_pointer(op, "o", o));
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  // Only the strided entry point chooses the decode kernel by itself: the [B, N, H, d] ones keep
+  // their measured choice of the two tiled kernels.
+  if (path == ForwardPath::Decode || (path == ForwardPath::Auto && strides != nullptr && prefers_decode(p))) {
+    return forward_decode(p, dtype, head_dim, causal != 0, q, k, v, o, s);
+  }
   if (path != ForwardPath::Mma) {
     int major = 0;
     SIG_CHECK(major_capability(&major));
@@ -72,4 +79,37 @@ AZ_API int attnzoo_sigmoid_forward_sm90(int dtype, uint64_t q, uint64_t k, uint6
                                         uint64_t alibi_slopes, int slopes_batch_stride, uint64_t stream) {
   return flash_sigmoid::forward(flash_sigmoid::ForwardPath::Sm90, dtype, q, k, v, o, batch, heads, kv_heads, nq, nk,
                                 head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, stream);
+}
+
+/**
+ * attnzoo_sigmoid_forward on tensors with explicit element strides: for each of q, k, v, o its
+ * (batch, token, head) strides, non-negative multiples of 8, the head dim contiguous. So [B, H, N, d]
+ * tensors, [B, N, H, d] ones, slices of a packed qkv projection or a KV cache with spare capacity
+ * (nk = the valid keys, the token stride unchanged) go in without copies. For a few queries
+ * (heads / kv_heads × nq ≤ 16: decoding) it runs the decode kernel, else the tiled forward.
+ */
+AZ_API int attnzoo_sigmoid_forward_strided(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o, int batch,
+                                           int heads, int kv_heads, int nq, int nk, int head_dim, float scale,
+                                           float bias, int causal, uint64_t alibi_slopes, int slopes_batch_stride,
+                                           uint64_t stream, int64_t q_batch, int64_t q_token, int64_t q_head,
+                                           int64_t k_batch, int64_t k_token, int64_t k_head, int64_t v_batch,
+                                           int64_t v_token, int64_t v_head, int64_t o_batch, int64_t o_token,
+                                           int64_t o_head) {
+  const int64_t strides[12] = {q_batch, q_token, q_head, k_batch, k_token, k_head,
+                               v_batch, v_token, v_head, o_batch, o_token, o_head};
+  return flash_sigmoid::forward(flash_sigmoid::ForwardPath::Auto, dtype, q, k, v, o, batch, heads, kv_heads, nq, nk,
+                                head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, stream, &strides);
+}
+
+/** attnzoo_sigmoid_forward_strided on the decode kernel whatever nq (tests and benchmarks). */
+AZ_API int attnzoo_sigmoid_decode(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o, int batch, int heads,
+                                  int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
+                                  uint64_t alibi_slopes, int slopes_batch_stride, uint64_t stream, int64_t q_batch,
+                                  int64_t q_token, int64_t q_head, int64_t k_batch, int64_t k_token, int64_t k_head,
+                                  int64_t v_batch, int64_t v_token, int64_t v_head, int64_t o_batch, int64_t o_token,
+                                  int64_t o_head) {
+  const int64_t strides[12] = {q_batch, q_token, q_head, k_batch, k_token, k_head,
+                               v_batch, v_token, v_head, o_batch, o_token, o_head};
+  return flash_sigmoid::forward(flash_sigmoid::ForwardPath::Decode, dtype, q, k, v, o, batch, heads, kv_heads, nq, nk,
+                                head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, stream, &strides);
 }

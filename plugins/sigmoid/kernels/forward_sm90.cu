@@ -215,16 +215,16 @@ __global__ void __launch_bounds__(SM90_THREADS, 1)
   const int group = warp >> 2;  // warpgroup
   const int offset = p.nk - p.nq;
 
-  const T* q_head = q + b * p.q_batch + static_cast<int64_t>(h) * D;
-  const T* k_head = k + b * p.kv_batch + static_cast<int64_t>(hk) * D;
-  const T* v_head = v + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const T* q_head = q + b * p.q_batch + h * p.q_head;
+  const T* k_head = k + b * p.kv_batch + hk * p.k_head;
+  const T* v_head = v + b * p.v_batch + hk * p.v_head;
   const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
   const int n_tiles = key_end > 0 ? (key_end + BN - 1) / BN : 0;
 
   load_tile_wgmma<BM, D, THREADS>(s_q, q_head, p.q_row, m0, p.nq);
   if (n_tiles > 0) {
     load_tile_wgmma<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk);
-    load_tile_wgmma<BN, D, THREADS>(s_v, v_head, p.kv_row, 0, p.nk);
+    load_tile_wgmma<BN, D, THREADS>(s_v, v_head, p.v_row, 0, p.nk);
   }
   cp_async_commit();
   const HalfScore hs = half_score(p, b, h, ALIBI);
@@ -239,7 +239,7 @@ __global__ void __launch_bounds__(SM90_THREADS, 1)
     const int stage = t & 1;
     if (t + 1 < n_tiles) {
       load_tile_wgmma<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk);
-      load_tile_wgmma<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.kv_row, (t + 1) * BN, p.nk);
+      load_tile_wgmma<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, (t + 1) * BN, p.nk);
       cp_async_commit();
     }
     const T* tile_k = s_k + stage * BN * D;
@@ -283,7 +283,7 @@ __global__ void __launch_bounds__(SM90_THREADS, 1)
     }
   }
   __syncthreads();  // the other warpgroup may still read its Q rows, which the staging below overwrites
-  store_rows<D, T>(acc, 1.0f, s_q, warp * 16, o + b * p.q_batch + static_cast<int64_t>(h) * D, p.q_row, row0, p.nq);
+  store_rows<D, T>(acc, 1.0f, s_q, warp * 16, o + b * p.o_batch + h * p.o_head, p.o_row, row0, p.nq);
 #else
   __trap();  // the sm_80 image is never launched: forward_api.cu picks this kernel on 9.x only
 #endif

@@ -63,10 +63,42 @@ int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, 
   out->q_batch = out->q_row * nq;
   out->kv_row = static_cast<int64_t>(kv_heads) * head_dim;
   out->kv_batch = out->kv_row * nk;
+  out->q_head = out->k_head = head_dim;
+  out->v_row = out->kv_row;
+  out->v_batch = out->kv_batch;
+  out->v_head = head_dim;
+  out->o_row = out->q_row;
+  out->o_batch = out->q_batch;
+  out->o_head = head_dim;
   out->scale = scale;
   out->bias = bias;
   out->slopes = reinterpret_cast<const float*>(slopes);
   out->slopes_batch_stride = slopes_batch_stride;
+  return AZ_OK;
+}
+
+int set_strides(const char* op, const int64_t (&strides)[12], Problem* p) {
+  static const char* names[12] = {"q batch", "q token", "q head", "k batch", "k token", "k head",
+                                  "v batch", "v token", "v head", "o batch", "o token", "o head"};
+  for (int i = 0; i < 12; i++) {
+    // cp.async and the output stores move 16 bytes (8 elements) at a time
+    if (strides[i] < 0 || strides[i] % 8 != 0) {
+      return fail(AZ_INVALID, op, "%s stride %lld is not a non-negative multiple of 8 elements", names[i],
+                  (long long)strides[i]);
+    }
+  }
+  p->q_batch = strides[0];
+  p->q_row = strides[1];
+  p->q_head = strides[2];
+  p->kv_batch = strides[3];
+  p->kv_row = strides[4];
+  p->k_head = strides[5];
+  p->v_batch = strides[6];
+  p->v_row = strides[7];
+  p->v_head = strides[8];
+  p->o_batch = strides[9];
+  p->o_row = strides[10];
+  p->o_head = strides[11];
   return AZ_OK;
 }
 

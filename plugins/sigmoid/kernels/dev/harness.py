@@ -3,6 +3,7 @@
     python3 harness.py check LIB            # forward + backward grid, float64 references
     python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN / materialised sigmoid
     python3 harness.py variants LIB...      # our TFLOP/s only, one column per build (tile choices)
+    python3 harness.py check_strided LIB    # strided entry point and decode kernel on strided views
 
 LIB may end in ":SYMBOL" to run another exported forward with the same arguments
 (e.g. build/libattnzoo_sigmoid.so:attnzoo_sigmoid_forward_sm90).
@@ -32,6 +33,10 @@ class Library:
         self.forward_fn.restype = i32
         lib.attnzoo_sigmoid_backward.argtypes = [i32] + [u64] * 7 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
         lib.attnzoo_sigmoid_backward.restype = i32
+        for name in ("attnzoo_sigmoid_forward_strided", "attnzoo_sigmoid_decode"):
+            fn = getattr(lib, name)
+            fn.argtypes = [i32] + [u64] * 4 + [i32] * 6 + [f32, f32, i32, u64, i32, u64] + [ctypes.c_int64] * 12
+            fn.restype = i32
         lib.attnzoo_sigmoid_last_error.argtypes = [ctypes.c_char_p, i32]
         lib.attnzoo_sigmoid_last_error.restype = i32
         self.lib = lib
@@ -61,6 +66,21 @@ class Library:
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr(), dq.data_ptr(),
             dk.data_ptr(), dv.data_ptr(), b, h, hkv, nq, nk, d, scale, bias, int(causal),
             0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
+
+
+    def forward_strided(self, q, k, v, o, scale, bias, causal, slopes=None, slopes_batch_stride=0, decode=False):
+        """q, o: [B, Nq, H, d] and k, v: [B, Nk, Hkv, d] views of any strides (the head dim contiguous)."""
+        b, nq, h, d = q.shape
+        _, nk, hkv, _ = k.shape
+        strides = []
+        for t in (q, k, v, o):
+            assert t.stride(3) == 1
+            strides += [t.stride(0), t.stride(1), t.stride(2)]
+        fn = self.lib.attnzoo_sigmoid_decode if decode else self.lib.attnzoo_sigmoid_forward_strided
+        stream = torch.cuda.current_stream().cuda_stream
+        self._check(fn(DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), b, h, hkv, nq, nk, d,
+                       scale, bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride,
+                       stream, *strides))
 
 
 def alibi_slopes(heads):
@@ -201,6 +221,95 @@ def check(lib):
     return not failures
 
 
+def strided_views(layout, b, h, hkv, nq, nk, d, dtype):
+    """q, k, v as [B, N, H, d] views of the given layout's storage and o (NaN-poisoned) in it too.
+
+    "bhnd": [B, H, N, d] tensors (the mixer's layout); "cache": k/v the first nk tokens of a
+    [B, Hkv, nk + 37, d] cache with spare capacity; "packed": q, k, v heads of one [B, N, H + 2·Hkv, d]
+    projection (nq = nk).
+    """
+    dev = "cuda"
+    if layout == "packed":
+        qkv = torch.randn(b, nq, h + 2 * hkv, d, device=dev).to(dtype)
+        q, k, v = qkv[:, :, :h], qkv[:, :, h:h + hkv], qkv[:, :, h + hkv:]
+    else:
+        q = torch.randn(b, h, nq, d, device=dev).to(dtype).transpose(1, 2)
+        cap = nk + (37 if layout == "cache" else 0)
+        k = torch.randn(b, hkv, cap, d, device=dev).to(dtype)[:, :, :nk].transpose(1, 2)
+        v = torch.randn(b, hkv, cap, d, device=dev).to(dtype)[:, :, :nk].transpose(1, 2)
+    o = torch.full((b, h, nq, d), float("nan"), device=dev, dtype=dtype).transpose(1, 2)
+    return q, k, v, o
+
+
+def check_strided(lib):
+    """The strided entry point (its automatic choice) and the decode kernel (forced) on strided views,
+    against float64 references: nq ≤ 16 decoding shapes with long caches, GQA groups over 16 rows,
+    nq = nk, one key; errors within 2× PyTorch's own low-precision error, repeats bit-identical."""
+    torch.manual_seed(1)
+    shapes = [  # layout, b, h, hkv, nq, nk, d
+        ("cache", 1, 8, 8, 1, 4099, 64),
+        ("cache", 2, 8, 2, 3, 1000, 128),
+        ("bhnd", 3, 16, 2, 2, 777, 64),
+        ("cache", 1, 32, 4, 1, 20000, 128),
+        ("bhnd", 2, 4, 1, 16, 300, 64),
+        ("packed", 1, 2, 2, 5, 5, 128),
+        ("cache", 2, 4, 4, 1, 1, 64),
+        ("bhnd", 2, 4, 2, 200, 333, 64),
+        ("packed", 1, 4, 4, 257, 257, 128),
+    ]
+    failures, total, worst = [], 0, {}
+    for dtype in (torch.bfloat16, torch.float16):
+        for (layout, b, h, hkv, nq, nk, d) in shapes:
+            for causal in (False, True):
+                for alibi in (False, True):
+                    for bias in (-10.0, -math.log(4096), 2.0):
+                        scale = 1.0 / math.sqrt(d)
+                        q, k, v, o = strided_views(layout, b, h, hkv, nq, nk, d, dtype)
+                        slopes = alibi_slopes(h).cuda() if alibi else None
+                        slopes_bh = None if slopes is None else slopes.view(1, h).expand(b, h)
+                        ref = materialised(q.double(), k.double(), v.double(), scale, bias, causal,
+                                           None if slopes_bh is None else slopes_bh.double())
+                        low = materialised(q, k, v, scale, bias, causal,
+                                           None if slopes_bh is None else slopes_bh.float())
+                        yard = rel_err(low, ref)
+                        for symbol in ("strided", "decode"):
+                            if symbol == "decode" and nq > 16:
+                                continue
+                            outs = []
+                            for _ in range(2):
+                                o.fill_(float("nan"))
+                                lib.forward_strided(q, k, v, o, scale, bias, causal, slopes, 0, decode=symbol == "decode")
+                                torch.cuda.synchronize()
+                                outs.append(o.clone())
+                            finite = bool(torch.isfinite(outs[0]).all())
+                            err = rel_err(outs[0], ref) if finite else float("inf")
+                            repeat = torch.equal(outs[0], outs[1])
+                            ok = finite and err <= 2 * yard + 1e-6 and repeat
+                            total += 1
+                            tag = (f"{symbol:7s} {str(dtype)[6:]:8s} {layout:6s} B{b} H{h}/{hkv} Nq{nq} Nk{nk} d{d} "
+                                   f"causal={int(causal)} alibi={int(alibi)} b={bias:+.2f}")
+                            print(f"{'ok  ' if ok else 'FAIL'} {tag} | o {err:.2e}/{yard:.2e}" + ("" if repeat else " NOT REPEATABLE"))
+                            key = (symbol, str(dtype)[6:])
+                            worst[key] = max(worst.get(key, (0, 0)), (err / max(yard, 1e-30), err))
+                            if not ok:
+                                failures.append(tag)
+    print("\nworst ratio ours/torch-lowp and its error:")
+    for (symbol, dt), (ratio, e) in sorted(worst.items()):
+        print(f"  {symbol:7s} {dt:8s} ratio {ratio:.3f} err {e:.2e}")
+    # strides that break the 16-byte rule are refused by name
+    q, k, v, o = strided_views("bhnd", 1, 2, 2, 4, 8, 64, torch.bfloat16)
+    padded = torch.zeros(1, 4, 2, 68, device="cuda", dtype=torch.bfloat16)[..., :64]  # heads 68 apart
+    try:
+        lib.forward_strided(padded, k, v, o, 0.1, 0.0, False)
+        failures.append("misaligned view accepted")
+    except RuntimeError as e:
+        print("rejected as expected:", e)
+    print(f"\n{total - len(failures)}/{total} strided cases passed")
+    for f in failures:
+        print("FAILED:", f)
+    return not failures
+
+
 def bench(lib, outdir):
     import triton.testing
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -327,4 +436,6 @@ if __name__ == "__main__":
         sys.exit(0)
     if sys.argv[1] == "check":
         sys.exit(0 if check(lib) else 1)
+    if sys.argv[1] == "check_strided":
+        sys.exit(0 if check_strided(lib) else 1)
     bench(lib, sys.argv[3])

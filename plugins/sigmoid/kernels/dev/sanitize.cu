@@ -1,5 +1,6 @@
 // Small forward + backward runs for compute-sanitizer (memcheck, racecheck): ragged sizes, GQA,
-// causal with Nq ≠ Nk, ALiBi, both head dims, every forward path the device has.
+// causal with Nq ≠ Nk, ALiBi, both head dims, every forward path the device has; the strided entry
+// point and the decode kernel on [B, H, N, d] tensors with a KV cache of spare capacity.
 // Exits 1 on any non-zero status or CUDA error.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -16,6 +17,13 @@ extern "C" int attnzoo_sigmoid_forward_sm90(int, uint64_t, uint64_t, uint64_t, u
                                             float, float, int, uint64_t, int, uint64_t);
 extern "C" int attnzoo_sigmoid_backward(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, int,
                                         int, int, int, int, int, float, float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_forward_strided(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int,
+                                               int, float, float, int, uint64_t, int, uint64_t, int64_t, int64_t,
+                                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                               int64_t, int64_t, int64_t);
+extern "C" int attnzoo_sigmoid_decode(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int, float,
+                                      float, int, uint64_t, int, uint64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                      int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern "C" int attnzoo_sigmoid_last_error(char*, int);
 
 static uint64_t random_tensor(size_t n, unsigned seed) {
@@ -62,6 +70,34 @@ int main() {
              s1 || s2 ? msg : "");
       failures += (s1 != 0) + (s2 != 0) + (err != cudaSuccess);
       for (uint64_t p : {q, k, v, o, dout, dq, dk, dv}) cudaFree(reinterpret_cast<void*>(p));
+    }
+  }
+  // Decoding: q, o [B, H, nq, d], k, v the first nk of a [B, Hkv, capacity, d] cache; nk 1000
+  // splits the keys over CTAs (partial sums + combine), nq 77 needs 10 query row blocks.
+  for (int d : {64, 128}) {
+    for (int nq_decode : {3, 77}) {
+      const int nk_decode = 1000, capacity = 1024;
+      const size_t nqe = static_cast<size_t>(b) * h * nq_decode * d, nke = static_cast<size_t>(b) * hkv * capacity * d;
+      uint64_t q = random_tensor(nqe, 11), k = random_tensor(nke, 12), v = random_tensor(nke, 13);
+      uint64_t o = random_tensor(nqe, 14);
+      const int64_t qs[3] = {static_cast<int64_t>(h) * nq_decode * d, d, static_cast<int64_t>(nq_decode) * d};
+      const int64_t ks[3] = {static_cast<int64_t>(hkv) * capacity * d, d, static_cast<int64_t>(capacity) * d};
+      int status = 0;
+      for (int causal = 0; causal < 2; causal++) {
+        status |= attnzoo_sigmoid_decode(2, q, k, v, o, b, h, hkv, nq_decode, nk_decode, d, 0.125f, -2.0f, causal,
+                                         reinterpret_cast<uint64_t>(slopes), 0, 0, qs[0], qs[1], qs[2], ks[0], ks[1],
+                                         ks[2], ks[0], ks[1], ks[2], qs[0], qs[1], qs[2]);
+        status |= attnzoo_sigmoid_forward_strided(2, q, k, v, o, b, h, hkv, nq_decode, nk_decode, d, 0.125f, -2.0f,
+                                                  causal, reinterpret_cast<uint64_t>(slopes), 0, 0, qs[0], qs[1],
+                                                  qs[2], ks[0], ks[1], ks[2], ks[0], ks[1], ks[2], qs[0], qs[1], qs[2]);
+      }
+      cudaError_t err = cudaDeviceSynchronize();
+      char msg[512];
+      attnzoo_sigmoid_last_error(msg, sizeof(msg));
+      printf("decode/strided d=%d nq=%d: status %d sync %s %s\n", d, nq_decode, status, cudaGetErrorString(err),
+             status ? msg : "");
+      failures += (status != 0) + (err != cudaSuccess);
+      for (uint64_t p : {q, k, v, o}) cudaFree(reinterpret_cast<void*>(p));
     }
   }
   cudaFree(slopes);
