@@ -1,30 +1,94 @@
-// The FlashSigmoid CUDA forward (kernels/forward_api.cu) as the mixer's attention function:
-// fused, tiled, no N×N matrix, for bf16/f16 with head dims 64 and 128; anything else falls back.
-import type { AttentionCall, AttentionFunction } from "../../core/nn/mod.ts";
+// The FlashSigmoid CUDA forward (kernels/forward_api.cu) as the mixer's attention functions. The
+// strided entry point reads q, k, v and writes o through (batch, token, head) element strides, so
+// the head-major tensors of the KV-cache path and the packed qkv projection of a full forward are
+// used in place: no head split, merge or permute copies. bf16/f16 with head dims 64 and 128;
+// anything else falls back (or, packed, declines).
+import type { AttentionCall, AttentionFunction, HeadGeometry, PackedAttentionFunction } from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [64, 128];
+const ELEMENT_BYTES = 2;
 
-/** Whether the kernels take q/k/v of this dtype, head dim and causal alignment. */
-function supported(q: Tensor, call: AttentionCall): boolean {
-  return (q.dtype === "bf16" || q.dtype === "f16") && HEAD_DIMS.includes(q.shape[3]) &&
-    call.queryOffset === call.keyLength - q.shape[2]; // the kernels align causal masks bottom-right
+/** Whether the kernels take tensors of this dtype and head dim. */
+function supported(x: Tensor, headDim: number): boolean {
+  return (x.dtype === "bf16" || x.dtype === "f16") && HEAD_DIMS.includes(headDim);
 }
 
-/** (batch, token, head) element strides of a contiguous [B, H, N, d] tensor. */
-function strides(t: Tensor): number[] {
-  const [, heads, tokens, d] = t.shape;
-  return [heads * tokens * d, d, tokens * d];
+/** One operand: its device address and element strides (batch, token, head). */
+interface View {
+  address: bigint;
+  strides: [number, number, number];
+}
+
+/** What every launch shares: the kernels, the score bias and the ALiBi slopes (or none). */
+interface Launcher {
+  kernels: PluginKernels;
+  bias: number;
+  slopes: Float32Array | undefined;
+}
+
+/** The strided forward over the views, `call.keyLength` keys; throws NativeError on failure. */
+function launch(
+  { kernels, bias, slopes }: Launcher,
+  dtype: "bf16" | "f16",
+  views: { q: View; k: View; v: View; o: View },
+  sizes: { batch: number; heads: number; kvHeads: number; nq: number; headDim: number },
+  call: AttentionCall,
+  describe: () => string,
+): void {
+  using hostSlopes = slopes === undefined ? undefined : tensor(slopes, { dtype: "f32" });
+  using deviceSlopes = hostSlopes === undefined ? undefined : toDevice(hostSlopes, "cuda");
+  // the slopes are freed after the launch: the backend's single stream orders any reuse of their
+  // memory after this kernel
+  const status = kernels.symbols.attnzoo_sigmoid_forward_strided(
+    DTYPE_CODE[dtype],
+    views.q.address,
+    views.k.address,
+    views.v.address,
+    views.o.address,
+    sizes.batch,
+    sizes.heads,
+    sizes.kvHeads,
+    sizes.nq,
+    call.keyLength,
+    sizes.headDim,
+    1 / Math.sqrt(sizes.headDim),
+    bias,
+    call.causal ? 1 : 0,
+    deviceSlopes === undefined ? 0n : kernels.pointer(deviceSlopes),
+    0,
+    kernels.stream,
+    ...views.q.strides,
+    ...views.k.strides,
+    ...views.v.strides,
+    ...views.o.strides,
+  ) as number;
+  kernels.check(status, "sigmoid_forward", describe);
+}
+
+/** Allocates the output, launches, and frees the output again if the launch fails. */
+function withOutput(out: Tensor, run: () => void): Tensor {
+  try {
+    run();
+  } catch (error) {
+    out.dispose();
+    throw error;
+  }
+  return out;
+}
+
+function launcher(kernels: PluginKernels, bias: number, slopes: ArrayLike<number> | undefined): Launcher {
+  return { kernels, bias, slopes: slopes === undefined ? undefined : Float32Array.from(slopes) };
 }
 
 /**
- * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU through `attnzoo_sigmoid_forward_strided`; other
- * inputs go to `fallback`. q is [B, H, Nq, d], k and v [B, Hkv, L, d] of which the kernel reads the
- * first keyLength keys (a KV cache's spare capacity stays unread): no layout copies. For a few
- * queries (decoding) the library runs its decode kernel, which splits the keys over the GPU.
+ * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU; other inputs go to `fallback`. q is
+ * [B, H, Nq, d], k and v [B, Hkv, L, d] of which the kernel reads the first keyLength keys (a KV
+ * cache's spare capacity stays unread). For a few queries (decoding) the library runs its decode
+ * kernel, which splits the keys over the GPU.
  */
 export function flashSigmoidAttention(
   kernels: PluginKernels,
@@ -32,44 +96,58 @@ export function flashSigmoidAttention(
   slopes: ArrayLike<number> | undefined,
   fallback: AttentionFunction,
 ): AttentionFunction {
+  const shared = launcher(kernels, bias, slopes);
   return (q, k, v, call) => {
-    if (!supported(q, call)) return fallback(q, k, v, call);
     const [batch, heads, nq, d] = q.shape;
-    const kvHeads = k.shape[1];
-    using hostSlopes = slopes === undefined ? undefined : tensor(Float32Array.from(slopes), { dtype: "f32" });
-    using deviceSlopes = hostSlopes === undefined ? undefined : toDevice(hostSlopes, q.device);
+    // the kernels align causal masks bottom-right
+    if (!supported(q, d) || call.queryOffset !== call.keyLength - nq) return fallback(q, k, v, call);
+    const [, kvHeads, capacity] = k.shape;
+    const headMajor = (x: Tensor, tokens: number, count: number): View => ({
+      address: kernels.pointer(x),
+      strides: [count * tokens * d, d, tokens * d],
+    });
     const out = kernels.empty([batch, heads, nq, d], q.dtype);
-    // the slopes are freed after the launch: the backend's single stream orders any reuse of their
-    // memory after this kernel
-    const status = kernels.symbols.attnzoo_sigmoid_forward_strided(
-      DTYPE_CODE[q.dtype as "bf16" | "f16"],
-      kernels.pointer(q),
-      kernels.pointer(k),
-      kernels.pointer(v),
-      kernels.pointer(out),
-      batch,
-      heads,
-      kvHeads,
-      nq,
-      call.keyLength,
-      d,
-      1 / Math.sqrt(d),
-      bias,
-      call.causal ? 1 : 0,
-      deviceSlopes === undefined ? 0n : kernels.pointer(deviceSlopes),
-      0,
-      kernels.stream,
-      ...strides(q),
-      ...strides(k),
-      ...strides(v),
-      ...strides(out),
-    ) as number;
-    try {
-      kernels.check(status, "sigmoid_forward", () => `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}`);
-    } catch (error) {
-      out.dispose();
-      throw error;
-    }
-    return out;
+    const views = {
+      q: headMajor(q, nq, heads),
+      k: headMajor(k, capacity, kvHeads),
+      v: headMajor(v, capacity, kvHeads),
+      o: headMajor(out, nq, heads),
+    };
+    const sizes = { batch, heads, kvHeads, nq, headDim: d };
+    const describe = () => `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, keyLength ${call.keyLength}`;
+    return withOutput(out, () => launch(shared, q.dtype as "bf16" | "f16", views, sizes, call, describe));
+  };
+}
+
+/**
+ * The same attention over the packed projection qkv [B, N, (H + 2·Hkv)·d] (q, k, v read as
+ * strided slices), output [B, N, H·d] ready for `proj`; declines (undefined) what the kernels do
+ * not take.
+ */
+export function flashSigmoidPackedAttention(
+  kernels: PluginKernels,
+  bias: number,
+  slopes: ArrayLike<number> | undefined,
+): PackedAttentionFunction {
+  const shared = launcher(kernels, bias, slopes);
+  return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
+    const { heads, kvHeads, headDim: d } = geometry;
+    const [batch, n, width] = qkv.shape;
+    if (!supported(qkv, d) || call.queryOffset !== call.keyLength - n) return undefined;
+    const base = kernels.pointer(qkv);
+    const slice = (firstHead: number): View => ({
+      address: base + BigInt(firstHead * d * ELEMENT_BYTES),
+      strides: [n * width, width, d],
+    });
+    const out = kernels.empty([batch, n, heads * d], qkv.dtype);
+    const views = {
+      q: slice(0),
+      k: slice(heads),
+      v: slice(heads + kvHeads),
+      o: { address: kernels.pointer(out), strides: [n * heads * d, heads * d, d] as [number, number, number] },
+    };
+    const sizes = { batch, heads, kvHeads, nq: n, headDim: d };
+    const describe = () => `packed qkv ${fmtShape(qkv.shape)}, ${heads}/${kvHeads} heads of ${d}`;
+    return withOutput(out, () => launch(shared, qkv.dtype as "bf16" | "f16", views, sizes, call, describe));
   };
 }

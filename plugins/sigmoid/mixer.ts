@@ -16,7 +16,7 @@ import {
 } from "../../core/nn/mod.ts";
 import { layerNorm, rmsNorm, sigmoid } from "../../core/ops.ts";
 import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
-import { flashSigmoidAttention } from "./_flash.ts";
+import { flashSigmoidAttention, flashSigmoidPackedAttention } from "./_flash.ts";
 import { parseSigmoidConfig, scoreBias, type SigmoidConfig } from "./config.ts";
 
 /**
@@ -58,6 +58,14 @@ export function sigmoidMixerOptions(
     attention: sigmoidAttentionFunction(config, heads, kernels),
   };
   if (config.qkNorm !== "none") options.qkTransform = qkNorm(config.qkNorm);
+  else if (kernels !== undefined) {
+    // full forwards read q, k, v in place from the qkv projection (QK-norm needs split heads)
+    options.packedAttention = flashSigmoidPackedAttention(
+      kernels,
+      scoreBias(config),
+      config.alibi ? alibiSlopes(heads) : undefined,
+    );
+  }
   return options;
 }
 
