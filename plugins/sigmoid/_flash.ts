@@ -1,12 +1,13 @@
 // The FlashSigmoid CUDA forward (kernels/forward_api.cu) as the mixer's attention function:
-// fused, tiled, no N×N matrix, for bf16/f16 with head dims 64 and 128; anything else falls back.
+// fused, tiled, no N×N matrix, for bf16/f16 with head dims 32, 64, 96, 128 and 256; anything else
+// falls back.
 import type { AttentionCall, AttentionFunction } from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
-const HEAD_DIMS = [64, 128];
+const HEAD_DIMS = [32, 64, 96, 128, 256];
 
 /** Whether the kernels take q/k/v of this dtype, head dim and causal alignment. */
 function supported(q: Tensor, call: AttentionCall): boolean {

@@ -202,10 +202,10 @@ def check(lib):
     for (dt, n), (ratio, e) in sorted(worst.items()):
         print(f"  {dt:8s} {n:3s} ratio {ratio:.3f} err {e:.2e}")
     # errors come back typed and named
-    q = torch.randn(1, 8, 2, 96, device="cuda", dtype=torch.bfloat16)
+    q = torch.randn(1, 8, 2, 80, device="cuda", dtype=torch.bfloat16)
     try:
         lib.forward(q, q, q, q, 0.1, 0.0, False)
-        failures.append("head_dim 96 accepted")
+        failures.append("head_dim 80 accepted")
     except RuntimeError as e:
         print("rejected as expected:", e)
     q = torch.randn(1, 8, 3, 64, device="cuda", dtype=torch.bfloat16)
@@ -256,6 +256,13 @@ def check_strided(lib):
         ("cache", 2, 4, 4, 1, 1, 64),
         ("bhnd", 2, 4, 2, 200, 333, 64),
         ("packed", 1, 4, 4, 257, 257, 128),
+        # head dims in padded tiles (32 → 64, 96 → 128) and d 256, decode and tiled
+        ("cache", 2, 8, 2, 3, 1000, 32),
+        ("bhnd", 1, 4, 4, 1, 2049, 96),
+        ("cache", 1, 8, 2, 2, 3000, 256),
+        ("bhnd", 2, 4, 2, 200, 333, 96),
+        ("packed", 1, 4, 4, 257, 257, 32),
+        ("bhnd", 1, 2, 1, 130, 290, 256),
     ]
     failures, total, worst = [], 0, {}
     for dtype in (torch.bfloat16, torch.float16):

@@ -73,8 +73,9 @@ int main() {
     }
   }
   // Decoding: q, o [B, H, nq, d], k, v the first nk of a [B, Hkv, capacity, d] cache; nk 1000
-  // splits the keys over CTAs (partial sums + combine), nq 77 needs 10 query row blocks.
-  for (int d : {64, 128}) {
+  // splits the keys over CTAs (partial sums + combine), nq 77 needs 10 query row blocks (and takes
+  // the tiled mma.sync forward through the strided entry point): every head dim the two take.
+  for (int d : {32, 64, 96, 128, 256}) {
     for (int nq_decode : {3, 77}) {
       const int nk_decode = 1000, capacity = 1024;
       const size_t nqe = static_cast<size_t>(b) * h * nq_decode * d, nke = static_cast<size_t>(b) * hkv * capacity * d;
