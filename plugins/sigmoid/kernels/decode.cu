@@ -250,8 +250,13 @@ int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t
     return fail(AZ_RANGE, op, "kv_heads %d × %d query row blocks exceeds the grid limit 65535", p.kv_heads,
                 row_groups);
   }
-  // Enough splits for ~4 CTAs per SM, each split a whole number of warp tile rounds.
-  const int64_t wanted = (4 * static_cast<int64_t>(sms) + ctas - 1) / ctas;
+  // Enough splits for one full wave (as many CTAs per SM as the shared memory lets run: 1 at d 128,
+  // 3 at d 64), each split a whole number of warp tile rounds. Run 5 aimed at 4 CTAs per SM for
+  // every d: at d 128 that made 256-key slivers run in waves (22-46 % of peak at batch 1).
+  int per_sm = 0;
+  SIG_CUDA_CHECK(op, cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, DECODE_THREADS, SMEM));
+  const int64_t wave = static_cast<int64_t>(sms) * max(per_sm, 1);
+  const int64_t wanted = (wave + ctas - 1) / ctas;
   const int per_split = static_cast<int>((p.nk + wanted - 1) / wanted);
   constexpr int ROUND = DECODE_WARPS * DecodeTile<D>::BN;
   const int chunk = max(DecodeTile<D>::MIN_CHUNK, (per_split + ROUND - 1) / ROUND * ROUND);
