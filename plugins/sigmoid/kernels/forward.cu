@@ -50,20 +50,23 @@ __global__ void __launch_bounds__(ForwardTile<tile_dim(HD), CAUSAL>::WARPS * 32,
   const int hk = h / (p.heads / p.kv_heads);
   const int m0 = m_tile * BM;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int offset = p.nk - p.nq;
+  const Sequence seq = sequence(p, b);
+  if (m0 >= seq.nq) return;  // a varlen sequence shorter than the longest: the whole block leaves
+  const int nq = seq.nq, nk = seq.nk;
+  const int offset = nk - nq;
 
-  const T* q_head = q + b * p.q_batch + h * p.q_head;
-  const T* k_head = k + b * p.kv_batch + hk * p.k_head;
-  const T* v_head = v + b * p.v_batch + hk * p.v_head;
+  const T* q_head = q + seq.q + h * p.q_head;
+  const T* k_head = k + seq.k + hk * p.k_head;
+  const T* v_head = v + seq.v + hk * p.v_head;
 
   // Keys any row of this tile can see (bottom-right aligned causal mask).
-  const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
+  const int key_end = CAUSAL ? min(nk, m0 + BM + offset) : nk;
   const int n_tiles = key_end > 0 ? (key_end + BN - 1) / BN : 0;
 
-  load_tile_async<BM, D, THREADS>(s_q, q_head, p.q_row, m0, p.nq, SwizzledRows<D>{}, HD);
+  load_tile_async<BM, D, THREADS>(s_q, q_head, p.q_row, m0, nq, SwizzledRows<D>{}, HD);
   if (n_tiles > 0) {
-    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk, SwizzledRows<D>{}, HD);
-    load_tile_async<BN, D, THREADS>(s_v, v_head, p.v_row, 0, p.nk, SwizzledRows<D>{}, HD);
+    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, nk, SwizzledRows<D>{}, HD);
+    load_tile_async<BN, D, THREADS>(s_v, v_head, p.v_row, 0, nk, SwizzledRows<D>{}, HD);
   }
   cp_async_commit();
   const HalfScore hs = half_score(p, b, h, ALIBI);
@@ -81,9 +84,9 @@ __global__ void __launch_bounds__(ForwardTile<tile_dim(HD), CAUSAL>::WARPS * 32,
   for (int t = 0; t < n_tiles; t++) {
     const int stage = t & 1;
     if (t + 1 < n_tiles) {
-      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk,
+      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, nk,
                                       SwizzledRows<D>{}, HD);
-      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, (t + 1) * BN, p.nk,
+      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, (t + 1) * BN, nk,
                                       SwizzledRows<D>{}, HD);
       cp_async_commit();
     }
@@ -113,8 +116,8 @@ __global__ void __launch_bounds__(ForwardTile<tile_dim(HD), CAUSAL>::WARPS * 32,
   // Each warp stages through the Q rows only it read.
 #pragma unroll
   for (int m = 0; m < MT; m++) {
-    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + b * p.o_batch + h * p.o_head, p.o_row,
-                     row0 + m * 16, p.nq, HD);
+    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + seq.o + h * p.o_head, p.o_row, row0 + m * 16, nq,
+                     HD);
   }
 }
 

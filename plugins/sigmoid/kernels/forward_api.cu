@@ -117,3 +117,35 @@ AZ_API int attnzoo_sigmoid_decode(int dtype, uint64_t q, uint64_t k, uint64_t v,
   return flash_sigmoid::forward(flash_sigmoid::ForwardPath::Decode, dtype, q, k, v, o, batch, heads, kv_heads, nq, nk,
                                 head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, stream, &strides);
 }
+
+/**
+ * Variable-length batches, as FlashAttention's varlen API: q, o packed [total_q, heads, head_dim],
+ * k, v packed [total_k, kv_heads, head_dim], contiguous; cu_seqlens_q / cu_seqlens_k are int32
+ * device arrays of batch + 1 offsets (sequence b: query rows [cu_seqlens_q[b], cu_seqlens_q[b + 1]),
+ * key rows likewise; non-decreasing, from 0), max_seqlen_q / max_seqlen_k bound every sequence.
+ * Each sequence is its own problem: causal masks bottom-right aligned per sequence (query i of a
+ * sequence with nq queries and nk keys sees keys j ≤ i + nk − nq), ALiBi distances likewise. The
+ * mma.sync kernel on any sm_80+ device; other arguments as attnzoo_sigmoid_forward.
+ */
+AZ_API int attnzoo_sigmoid_forward_varlen(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
+                                          uint64_t cu_seqlens_q, uint64_t cu_seqlens_k, int batch, int heads,
+                                          int kv_heads, int max_seqlen_q, int max_seqlen_k, int head_dim, float scale,
+                                          float bias, int causal, uint64_t alibi_slopes, int slopes_batch_stride,
+                                          uint64_t stream) {
+  using namespace flash_sigmoid;
+  const char* op = "sigmoid_forward_varlen";
+  Problem p;
+  SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, max_seqlen_q, max_seqlen_k, head_dim, scale, bias,
+                         alibi_slopes, slopes_batch_stride, &p, TiledHeadDims::contains, "32, 64, 96, 128 or 256"));
+  SIG_CHECK(check_pointer(op, "q", q));
+  SIG_CHECK(check_pointer(op, "k", k));
+  SIG_CHECK(check_pointer(op, "v", v));
+  SIG_CHECK(check_pointer(op, "o", o));
+  if (cu_seqlens_q == 0 || cu_seqlens_k == 0 || cu_seqlens_q % 4 != 0 || cu_seqlens_k % 4 != 0) {
+    return fail(AZ_INVALID, op, "cu_seqlens_q (0x%llx) and cu_seqlens_k (0x%llx) must be non-null and 4-byte aligned",
+                (unsigned long long)cu_seqlens_q, (unsigned long long)cu_seqlens_k);
+  }
+  p.cu_q = reinterpret_cast<const int*>(cu_seqlens_q);
+  p.cu_k = reinterpret_cast<const int*>(cu_seqlens_k);
+  return forward_mma(p, dtype, head_dim, causal != 0, q, k, v, o, reinterpret_cast<cudaStream_t>(stream));
+}

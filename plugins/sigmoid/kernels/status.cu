@@ -71,6 +71,7 @@ int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, 
   out->o_row = out->q_row;
   out->o_batch = out->q_batch;
   out->o_head = head_dim;
+  out->cu_q = out->cu_k = nullptr;
   out->scale = scale;
   out->bias = bias;
   out->slopes = reinterpret_cast<const float*>(slopes);
