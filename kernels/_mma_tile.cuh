@@ -40,10 +40,11 @@ struct SwizzledRows {
 
 // Starts loading rows [row0, row0 + ROWS) of a [rows][row_stride] global matrix into a shared
 // tile at the offsets `layout(row, chunk)` gives; rows at or past `valid_rows` become zeros, so
-// later products over them are exact zeros.
+// later products over them are exact zeros. With cols < D (a multiple of 8) only the first cols
+// columns are read and the rest of each row becomes zeros (a head dim padded to the tile's D).
 template <int ROWS, int D, int THREADS, typename T, typename Layout = SwizzledRows<D>>
 __device__ __forceinline__ void load_tile_async(T* tile, const T* src, int64_t row_stride, int row0, int valid_rows,
-                                                Layout layout = Layout{}) {
+                                                Layout layout = Layout{}, int cols = D) {
   constexpr int CHUNKS = D / 8;
   static_assert((ROWS * CHUNKS) % THREADS == 0, "tile chunks must split evenly over the threads");
 #pragma unroll
@@ -51,7 +52,7 @@ __device__ __forceinline__ void load_tile_async(T* tile, const T* src, int64_t r
     const int idx = i * THREADS + static_cast<int>(threadIdx.x);
     const int r = idx / CHUNKS;
     const int c = idx % CHUNKS;
-    const bool inside = row0 + r < valid_rows;
+    const bool inside = row0 + r < valid_rows && c * 8 < cols;
     const T* g = src + (inside ? static_cast<int64_t>(row0 + r) * row_stride + c * 8 : 0);
     cp_async_16(tile + layout(r, c), g, inside ? 16 : 0);
   }
@@ -203,11 +204,12 @@ __device__ __forceinline__ void zero(float (&c)[N][4]) {
 }
 
 // Writes a warp's 16 × D accumulator block, times `factor`, to global rows [row0, row0 + 16)
-// (those below valid_rows): staged through the warp's own 16 rows of a shared tile so the global
-// stores are 16-byte and coalesced. The caller guarantees no other warp touches those rows.
+// (those below valid_rows), only its first `cols` columns: staged through the warp's own 16 rows of
+// a shared tile so the global stores are 16-byte and coalesced. The caller guarantees no other warp
+// touches those rows.
 template <int D, typename T>
 __device__ __forceinline__ void store_rows(const float (&acc)[D / 8][4], float factor, T* stage, int stage_row0, T* dst,
-                                           int64_t row_stride, int row0, int valid_rows) {
+                                           int64_t row_stride, int row0, int valid_rows, int cols = D) {
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int g = lane >> 2;
   const int t = lane & 3;
@@ -225,7 +227,7 @@ __device__ __forceinline__ void store_rows(const float (&acc)[D / 8][4], float f
     const int idx = i * 32 + lane;
     const int r = idx / CHUNKS;
     const int c = idx % CHUNKS;
-    if (row0 + r < valid_rows) {
+    if (row0 + r < valid_rows && c * 8 < cols) {
       const uint4 v = *reinterpret_cast<const uint4*>(stage + swizzled<D>(stage_row0 + r, c));
       *reinterpret_cast<uint4*>(dst + static_cast<int64_t>(row0 + r) * row_stride + c * 8) = v;
     }

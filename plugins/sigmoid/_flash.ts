@@ -1,7 +1,8 @@
 // The FlashSigmoid CUDA forward (kernels/forward_api.cu) as the mixer's attention functions. The
 // strided entry point reads q, k, v and writes o through (batch, token, head) element strides, so
 // the head-major tensors of the KV-cache path and the packed qkv projection of a full forward are
-// used in place: no head split, merge or permute copies. bf16/f16 with head dims 64 and 128;
+// used in place: no head split, merge or permute copies. bf16/f16 with head dims 32, 64, 96, 128
+// and 256;
 // anything else falls back (or, packed, declines).
 import type { AttentionCall, AttentionFunction, HeadGeometry, PackedAttentionFunction } from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
@@ -9,7 +10,7 @@ import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
-const HEAD_DIMS = [64, 128];
+const HEAD_DIMS = [32, 64, 96, 128, 256];
 const ELEMENT_BYTES = 2;
 
 /** Whether the kernels take tensors of this dtype and head dim. */

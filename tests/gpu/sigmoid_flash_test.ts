@@ -46,6 +46,8 @@ const cases: [string, Partial<MixerSpec>, Record<string, unknown>][] = [
   ["causal LM, d 64, ALiBi, b = −ln 4096", { heads: 4 }, { maxLength: 4096, alibi: true }],
   ["causal LM, d 64, GQA 4/2, QK-RMSNorm", { heads: 4, kvHeads: 2 }, { qkNorm: "rms" }],
   ["vision, d 128, b = 0", { heads: 2, causal: false, qkvBias: true }, { bias: 0 }],
+  ["causal LM, d 32 (padded tiles), GQA 8/2, ALiBi", { heads: 8, kvHeads: 2 }, { alibi: true }],
+  ["causal LM, d 256, one head", { heads: 1 }, {}],
 ];
 
 test("FlashSigmoid: the backend opens the sigmoid plugin's kernels from its manifest", () => {
@@ -99,8 +101,10 @@ test("FlashSigmoid attention on CUDA reads only keyLength keys of a KV cache wit
   };
   const flash = flashSigmoidAttention(kernels, bias, slopes, refuse);
   const [capacity, keyLength] = [300, 261];
-  // GQA 8/2: 4·nq query rows per KV head; 4 and 12 take the decode kernel, 160 the tiled forward
-  for (const [nq, d] of [[1, 64], [3, 128], [40, 64]]) {
+  // GQA 8/2: 4·nq query rows per KV head; up to 16 take the decode kernel, 160 the tiled forward;
+  // d 32 and 96 run in zero-padded 64- and 128-wide tiles
+  const shapes = [[1, 64], [3, 128], [40, 64], [2, 32], [40, 32], [1, 96], [40, 96], [3, 256], [40, 256]];
+  for (const [nq, d] of shapes) {
     const rounded = (shape: number[], seed: number): [Tensor, Tensor] => {
       using x = randn(shape, { seed });
       const low = cast(x, "bf16");

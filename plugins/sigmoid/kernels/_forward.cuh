@@ -7,6 +7,10 @@
 
 namespace flash_sigmoid {
 
+// The shared-tile width of a head dim: the swizzled tiles (kernels/_mma_tile.cuh) need a multiple
+// of 64, so d 32 and 96 run in 64- and 128-wide tiles whose extra columns are zeros.
+__host__ __device__ constexpr int tile_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
+
 // mma.sync (sm_80 and later): forward.cu.
 int forward_mma(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
                 cudaStream_t stream);

@@ -14,10 +14,27 @@ struct Problem {
   // Head strides of q and k, and the (token, batch, head) strides of v and o: the forward kernels read
   // every tensor through its own three strides ([B, N, H, d], [B, H, N, d], slices of a packed qkv).
   int64_t q_head, k_head, v_row, v_batch, v_head, o_row, o_batch, o_head;
+  // Varlen batches (mma.sync forward only): sequence b's queries are rows [cu_q[b], cu_q[b + 1]) of
+  // packed q/o, its keys rows [cu_k[b], cu_k[b + 1]) of packed k/v; nq and nk are then the longest.
+  // Null for uniform batches.
+  const int* cu_q;
+  const int* cu_k;
   float scale, bias;
   const float* slopes;  // ALiBi slope of (batch, head) at b·slopes_batch_stride + h; null without ALiBi
   int slopes_batch_stride;
 };
+
+// Batch entry b's lengths and the element offsets of its first query / key row in q, k, v, o.
+struct Sequence {
+  int nq, nk;
+  int64_t q, k, v, o;
+};
+
+__device__ __forceinline__ Sequence sequence(const Problem& p, int b) {
+  if (p.cu_q == nullptr) return {p.nq, p.nk, b * p.q_batch, b * p.kv_batch, b * p.v_batch, b * p.o_batch};
+  const int q0 = p.cu_q[b], k0 = p.cu_k[b];
+  return {p.cu_q[b + 1] - q0, p.cu_k[b + 1] - k0, q0 * p.q_row, k0 * p.kv_row, k0 * p.v_row, q0 * p.o_row};
+}
 
 __device__ __forceinline__ float tanh_approx(float x) {
   float y;

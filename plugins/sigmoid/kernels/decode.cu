@@ -17,30 +17,36 @@ using namespace attnzoo::mma;
 
 // 4 warps per CTA, each streaming its own key tiles of BN through private double-buffered shared
 // memory (no block-wide barrier in the key loop); the warps' sums meet once at the end.
-constexpr int DECODE_WARPS = 4, DECODE_THREADS = DECODE_WARPS * 32, DECODE_ROWS = 16, DECODE_BN = 32;
-// A split covers at least this many keys (two tiles per warp) so the Q load and the final
-// reduction stay small against its key loop.
-constexpr int DECODE_MIN_CHUNK = 2 * DECODE_WARPS * DECODE_BN;
+constexpr int DECODE_WARPS = 4, DECODE_THREADS = DECODE_WARPS * 32, DECODE_ROWS = 16;
+
+// By tile width D (tile_dim of the head dim): keys per warp tile (16 at D 256, where Q and O alone
+// hold 192 registers), and the fewest keys of a split (two tiles per warp) so that the Q load and
+// the final reduction stay small against its key loop.
+template <int D>
+struct DecodeTile {
+  static constexpr int BN = D == 256 ? 16 : 32, MIN_CHUNK = 2 * DECODE_WARPS * BN;
+};
 
 template <int D>
 constexpr int decode_smem_bytes() {
   // Q block + per warp two stages of K and V tiles; the reduction of f32 sums reuses the tiles
-  constexpr int tiles = (DECODE_ROWS * D + DECODE_WARPS * 4 * DECODE_BN * D) * 2;
+  constexpr int tiles = (DECODE_ROWS * D + DECODE_WARPS * 4 * DecodeTile<D>::BN * D) * 2;
   constexpr int reduce = DECODE_ROWS * D * 2 + DECODE_WARPS * DECODE_ROWS * D * 4;
   return tiles > reduce ? tiles : reduce;
 }
 
-// One warp starts loading key rows [row0, row0 + DECODE_BN) of a head into its tile; rows at or past
-// `end` become zeros (their products vanish: the V rows are zero too).
+// One warp starts loading key rows [row0, row0 + BN) of a head into its tile, their first `cols`
+// columns; rows at or past `end` and columns past cols become zeros (their products vanish: the V
+// rows and columns are zero too).
 template <int D, typename T>
-__device__ __forceinline__ void warp_load_keys(T* tile, const T* head, int64_t row_stride, int row0, int end) {
-  constexpr int CHUNKS = D / 8;
+__device__ __forceinline__ void warp_load_keys(T* tile, const T* head, int64_t row_stride, int row0, int end, int cols) {
+  constexpr int CHUNKS = D / 8, BN = DecodeTile<D>::BN;
   const int lane = static_cast<int>(threadIdx.x) & 31;
 #pragma unroll
-  for (int i = 0; i < DECODE_BN * CHUNKS / 32; i++) {
+  for (int i = 0; i < BN * CHUNKS / 32; i++) {
     const int idx = i * 32 + lane;
     const int r = idx / CHUNKS, c = idx % CHUNKS;
-    const bool inside = row0 + r < end;
+    const bool inside = row0 + r < end && c * 8 < cols;
     cp_async_16(tile + swizzled<D>(r, c), head + (inside ? static_cast<int64_t>(row0 + r) * row_stride + c * 8 : 0),
                 inside ? 16 : 0);
   }
@@ -60,12 +66,12 @@ __device__ __forceinline__ DecodeRow decode_row(const Problem& p, int hk, int rg
 }
 
 // grid (splits, kv_heads × row groups, batch). partial: null with one split (o is written), else
-// f32 [splits][batch][heads][nq][D].
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+// f32 [splits][batch][heads][nq][HD]. HD: the head dim, in tiles of D = tile_dim(HD) columns.
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 __global__ void __launch_bounds__(DECODE_THREADS)
     decode_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                   T* __restrict__ o, float* __restrict__ partial, int chunk) {
-  constexpr int BN = DECODE_BN, CHUNKS = D / 8;
+  constexpr int D = tile_dim(HD), BN = DecodeTile<D>::BN, CHUNKS = D / 8;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
   extern __shared__ __align__(128) unsigned char smem[];
   T* s_q = reinterpret_cast<T*>(smem);  // [16][D]
@@ -84,12 +90,13 @@ __global__ void __launch_bounds__(DECODE_THREADS)
     const int r = idx / CHUNKS, c = idx % CHUNKS;
     const DecodeRow row = decode_row(p, hk, rg, r);
     const T* src = q + b * p.q_batch + row.query * p.q_row + row.head * p.q_head + c * 8;
-    cp_async_16(s_q + swizzled<D>(r, c), row.valid ? src : q, row.valid ? 16 : 0);
+    const bool inside = row.valid && c * 8 < HD;
+    cp_async_16(s_q + swizzled<D>(r, c), inside ? src : q, inside ? 16 : 0);
   }
   int n0 = k0 + warp * BN;
   if (n0 < k1) {
-    warp_load_keys<D>(s_k, k_head, p.kv_row, n0, k1);
-    warp_load_keys<D>(s_v, v_head, p.v_row, n0, k1);
+    warp_load_keys<D>(s_k, k_head, p.kv_row, n0, k1, HD);
+    warp_load_keys<D>(s_v, v_head, p.v_row, n0, k1, HD);
   }
   cp_async_commit();
 
@@ -114,8 +121,8 @@ __global__ void __launch_bounds__(DECODE_THREADS)
   for (int stage = 0; n0 < k1; n0 += DECODE_WARPS * BN, stage ^= 1) {
     const int next = n0 + DECODE_WARPS * BN;
     if (next < k1) {
-      warp_load_keys<D>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, next, k1);
-      warp_load_keys<D>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, next, k1);
+      warp_load_keys<D>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, next, k1, HD);
+      warp_load_keys<D>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, next, k1, HD);
       cp_async_commit();
     }
     float s[1][BN / 8][4];
@@ -156,7 +163,7 @@ __global__ void __launch_bounds__(DECODE_THREADS)
   for (int idx = threadIdx.x; idx < DECODE_ROWS * CHUNKS; idx += DECODE_THREADS) {
     const int r = idx / CHUNKS, c = (idx % CHUNKS) * 8;
     const DecodeRow row = decode_row(p, hk, rg, r);
-    if (!row.valid) continue;
+    if (!row.valid || c >= HD) continue;
     float total[8];
 #pragma unroll
     for (int j = 0; j < 8; j++) {
@@ -172,7 +179,8 @@ __global__ void __launch_bounds__(DECODE_THREADS)
       packed.w = pack2<T>(total[6], total[7]);
       *reinterpret_cast<uint4*>(o + b * p.o_batch + row.query * p.o_row + row.head * p.o_head + c) = packed;
     } else {
-      float* dst = partial + (((static_cast<int64_t>(split) * p.batch + b) * p.heads + row.head) * p.nq + row.query) * D + c;
+      float* dst =
+          partial + (((static_cast<int64_t>(split) * p.batch + b) * p.heads + row.head) * p.nq + row.query) * HD + c;
       reinterpret_cast<float4*>(dst)[0] = make_float4(total[0], total[1], total[2], total[3]);
       reinterpret_cast<float4*>(dst)[1] = make_float4(total[4], total[5], total[6], total[7]);
     }
@@ -180,13 +188,13 @@ __global__ void __launch_bounds__(DECODE_THREADS)
 }
 
 // o = Σ over splits of the partial sums: one thread per 8 output elements.
-template <typename T, int D>
+template <typename T, int HD>
 __global__ void decode_combine_kernel(Problem p, const float* __restrict__ partial, int splits, T* __restrict__ o) {
-  const int64_t slice = static_cast<int64_t>(p.batch) * p.heads * p.nq * D;  // one split's floats
+  const int64_t slice = static_cast<int64_t>(p.batch) * p.heads * p.nq * HD;  // one split's floats
   const int64_t idx = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * 8;
   if (idx >= slice) return;
-  const int c = static_cast<int>(idx % D);
-  const int64_t row = idx / D;  // (b, h, i)
+  const int c = static_cast<int>(idx % HD);
+  const int64_t row = idx / HD;  // (b, h, i)
   const int i = static_cast<int>(row % p.nq), h = static_cast<int>(row / p.nq % p.heads);
   const int b = static_cast<int>(row / (static_cast<int64_t>(p.nq) * p.heads));
   float total[8] = {};
@@ -226,11 +234,12 @@ static int partial_buffer(int device, size_t bytes, cudaStream_t stream, float**
   return AZ_OK;
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t o, cudaStream_t stream) {
   const char* op = "sigmoid_decode";
+  constexpr int D = tile_dim(HD);
   constexpr int SMEM = decode_smem_bytes<D>();
-  auto kernel = decode_kernel<T, D, CAUSAL, ALIBI>;
+  auto kernel = decode_kernel<T, HD, CAUSAL, ALIBI>;
   SIG_CUDA_CHECK(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   int device = 0, sms = 0;
   SIG_CUDA_CHECK(op, cudaGetDevice(&device));
@@ -241,11 +250,16 @@ int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t
     return fail(AZ_RANGE, op, "kv_heads %d × %d query row blocks exceeds the grid limit 65535", p.kv_heads,
                 row_groups);
   }
-  // Enough splits for ~4 CTAs per SM, each split a whole number of warp tile rounds.
-  const int64_t wanted = (4 * static_cast<int64_t>(sms) + ctas - 1) / ctas;
+  // Enough splits for one full wave (as many CTAs per SM as the shared memory lets run: 1 at d 128,
+  // 3 at d 64), each split a whole number of warp tile rounds. Run 5 aimed at 4 CTAs per SM for
+  // every d: at d 128 that made 256-key slivers run in waves (22-46 % of peak at batch 1).
+  int per_sm = 0;
+  SIG_CUDA_CHECK(op, cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, DECODE_THREADS, SMEM));
+  const int64_t wave = static_cast<int64_t>(sms) * max(per_sm, 1);
+  const int64_t wanted = (wave + ctas - 1) / ctas;
   const int per_split = static_cast<int>((p.nk + wanted - 1) / wanted);
-  constexpr int ROUND = DECODE_WARPS * DECODE_BN;
-  const int chunk = max(DECODE_MIN_CHUNK, (per_split + ROUND - 1) / ROUND * ROUND);
+  constexpr int ROUND = DECODE_WARPS * DecodeTile<D>::BN;
+  const int chunk = max(DecodeTile<D>::MIN_CHUNK, (per_split + ROUND - 1) / ROUND * ROUND);
   const int splits = (p.nk + chunk - 1) / chunk;
   const dim3 grid(splits, p.kv_heads * row_groups, p.batch);
   if (splits == 1) {
@@ -254,7 +268,7 @@ int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t
     SIG_CUDA_CHECK(op, cudaGetLastError());
     return AZ_OK;
   }
-  const int64_t slice = static_cast<int64_t>(p.batch) * p.heads * p.nq * D;
+  const int64_t slice = static_cast<int64_t>(p.batch) * p.heads * p.nq * HD;
   float* partial = nullptr;
   SIG_CHECK(partial_buffer(device, splits * slice * sizeof(float), stream, &partial));
   kernel<<<grid, DECODE_THREADS, SMEM, stream>>>(p, az_ptr<const T>(q), az_ptr<const T>(k), az_ptr<const T>(v),
@@ -262,7 +276,7 @@ int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t
   const cudaError_t launched = cudaGetLastError();
   if (launched == cudaSuccess) {
     const int64_t threads = slice / 8;
-    decode_combine_kernel<T, D><<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(p, partial, splits,
+    decode_combine_kernel<T, HD><<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(p, partial, splits,
                                                                                                    az_ptr<T>(o));
   }
   const cudaError_t combined = cudaGetLastError();
@@ -285,7 +299,8 @@ struct DecodeForward {
 
 int forward_decode(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v,
                    uint64_t o, cudaStream_t stream) {
-  return dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr, DecodeForward{p, q, k, v, o, stream});
+  return dispatch_variant<TiledHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
+                                         DecodeForward{p, q, k, v, o, stream});
 }
 
 }  // namespace flash_sigmoid

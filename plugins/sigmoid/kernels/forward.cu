@@ -12,9 +12,10 @@ namespace flash_sigmoid {
 
 using namespace attnzoo::mma;
 
-// WARPS warps × MT × 16 rows of Q per block, key tiles of BN: the fastest of the builds measured
-// in dev/results/run2 (NOTES.md). Two row blocks per warp let every K/V fragment read from shared
-// memory feed two products; BN keeps S, O and Q fragments in registers.
+// WARPS warps × MT × 16 rows of Q per block, key tiles of BN, by tile width D: the fastest of the
+// builds measured in dev/results/run2 (NOTES.md). Two row blocks per warp let every K/V fragment
+// read from shared memory feed two products; BN keeps S, O and Q fragments in registers. At D 256
+// one row block per warp already holds 64 Q and 128 O registers.
 template <int D, bool CAUSAL>
 struct ForwardTile {
   static constexpr int WARPS = 4, MT = 2, BN = D == 64 ? 64 : 32;
@@ -23,11 +24,17 @@ template <>
 struct ForwardTile<128, false> {
   static constexpr int WARPS = 8, MT = 2, BN = 32;
 };
+template <bool CAUSAL>
+struct ForwardTile<256, CAUSAL> {
+  static constexpr int WARPS = 4, MT = 1, BN = 16;
+};
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
-__global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
+// HD: the head dim; the tiles are D = tile_dim(HD) wide, columns past HD loaded as zeros.
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(ForwardTile<tile_dim(HD), CAUSAL>::WARPS * 32, 1)
     forward_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                    T* __restrict__ o) {
+  constexpr int D = tile_dim(HD);
   using Tile = ForwardTile<D, CAUSAL>;
   constexpr int WARPS = Tile::WARPS, MT = Tile::MT, BN = Tile::BN;
   constexpr int THREADS = WARPS * 32, BM = WARPS * MT * 16;
@@ -43,20 +50,23 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
   const int hk = h / (p.heads / p.kv_heads);
   const int m0 = m_tile * BM;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int offset = p.nk - p.nq;
+  const Sequence seq = sequence(p, b);
+  if (m0 >= seq.nq) return;  // a varlen sequence shorter than the longest: the whole block leaves
+  const int nq = seq.nq, nk = seq.nk;
+  const int offset = nk - nq;
 
-  const T* q_head = q + b * p.q_batch + h * p.q_head;
-  const T* k_head = k + b * p.kv_batch + hk * p.k_head;
-  const T* v_head = v + b * p.v_batch + hk * p.v_head;
+  const T* q_head = q + seq.q + h * p.q_head;
+  const T* k_head = k + seq.k + hk * p.k_head;
+  const T* v_head = v + seq.v + hk * p.v_head;
 
   // Keys any row of this tile can see (bottom-right aligned causal mask).
-  const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
+  const int key_end = CAUSAL ? min(nk, m0 + BM + offset) : nk;
   const int n_tiles = key_end > 0 ? (key_end + BN - 1) / BN : 0;
 
-  load_tile_async<BM, D, THREADS>(s_q, q_head, p.q_row, m0, p.nq);
+  load_tile_async<BM, D, THREADS>(s_q, q_head, p.q_row, m0, nq, SwizzledRows<D>{}, HD);
   if (n_tiles > 0) {
-    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk);
-    load_tile_async<BN, D, THREADS>(s_v, v_head, p.v_row, 0, p.nk);
+    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, nk, SwizzledRows<D>{}, HD);
+    load_tile_async<BN, D, THREADS>(s_v, v_head, p.v_row, 0, nk, SwizzledRows<D>{}, HD);
   }
   cp_async_commit();
   const HalfScore hs = half_score(p, b, h, ALIBI);
@@ -74,8 +84,10 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
   for (int t = 0; t < n_tiles; t++) {
     const int stage = t & 1;
     if (t + 1 < n_tiles) {
-      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk);
-      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, (t + 1) * BN, p.nk);
+      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, nk,
+                                      SwizzledRows<D>{}, HD);
+      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.v_row, (t + 1) * BN, nk,
+                                      SwizzledRows<D>{}, HD);
       cp_async_commit();
     }
     const int n0 = t * BN;
@@ -104,18 +116,19 @@ __global__ void __launch_bounds__(ForwardTile<D, CAUSAL>::WARPS * 32, 1)
   // Each warp stages through the Q rows only it read.
 #pragma unroll
   for (int m = 0; m < MT; m++) {
-    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + b * p.o_batch + h * p.o_head, p.o_row,
-                     row0 + m * 16, p.nq);
+    store_rows<D, T>(acc[m], 1.0f, s_q, warp_row0 + m * 16, o + seq.o + h * p.o_head, p.o_row, row0 + m * 16, nq,
+                     HD);
   }
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 int launch_forward(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t o, cudaStream_t stream) {
+  constexpr int D = tile_dim(HD);
   using Tile = ForwardTile<D, CAUSAL>;
   constexpr int WARPS = Tile::WARPS, BN = Tile::BN;
   constexpr int BM = WARPS * Tile::MT * 16;
   constexpr int SMEM = (BM * D + 4 * BN * D) * static_cast<int>(sizeof(T));
-  auto kernel = forward_kernel<T, D, CAUSAL, ALIBI>;
+  auto kernel = forward_kernel<T, HD, CAUSAL, ALIBI>;
   SIG_CUDA_CHECK("sigmoid_forward", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   const dim3 grid((p.nq + BM - 1) / BM, p.heads, p.batch);
   kernel<<<grid, WARPS * 32, SMEM, stream>>>(p, az_ptr<const T>(q), az_ptr<const T>(k), az_ptr<const T>(v),
@@ -137,7 +150,7 @@ struct MmaForward {
 
 int forward_mma(const Problem& p, int dtype, int head_dim, bool causal, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
                 cudaStream_t stream) {
-  return dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr, MmaForward{p, q, k, v, o, stream});
+  return dispatch_variant<TiledHeadDims>(dtype, head_dim, causal, p.slopes != nullptr, MmaForward{p, q, k, v, o, stream});
 }
 
 }  // namespace flash_sigmoid

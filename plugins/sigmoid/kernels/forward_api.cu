@@ -21,7 +21,7 @@ static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t
   const char* op = "sigmoid_forward";
   Problem p;
   SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
-                         slopes_batch_stride, &p));
+                         slopes_batch_stride, &p, TiledHeadDims::contains, "32, 64, 96, 128 or 256"));
   if (strides != nullptr) SIG_CHECK(set_strides(op, *strides, &p));
   SIG_CHECK(check_pointer(op, "q", q));
   SIG_CHECK(check_pointer(op, "k", k));
@@ -39,9 +39,13 @@ static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t
     if (path == ForwardPath::Sm90 && major != 9) {
       return fail(AZ_INVALID, op, "the wgmma path needs compute capability 9.x (device has %d.x)", major);
     }
+    const bool wgmma_dim = DefaultHeadDims::contains(head_dim);
+    if (path == ForwardPath::Sm90 && !wgmma_dim) {
+      return fail(AZ_INVALID, op, "the wgmma path takes head_dim 64 or 128, not %d", head_dim);
+    }
     // Measured on H100 (NOTES.md, run 3): wgmma wins at d = 128 and for causal d = 64; the mma.sync
-    // kernel with two row blocks per warp stays ahead for non-causal d = 64.
-    if (major == 9 && (path == ForwardPath::Sm90 || head_dim == 128 || causal != 0)) {
+    // kernel with two row blocks per warp stays ahead for non-causal d = 64. Other dims: mma.sync.
+    if (major == 9 && wgmma_dim && (path == ForwardPath::Sm90 || head_dim == 128 || causal != 0)) {
       return forward_sm90(p, dtype, head_dim, causal != 0, q, k, v, o, s);
     }
   }
@@ -52,8 +56,8 @@ static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t
 
 /**
  * Sigmoid attention forward. q, o: [batch, nq, heads, head_dim]; k, v: [batch, nk, kv_heads,
- * head_dim], contiguous, f16 or bf16 (dtype code), 16-byte aligned device pointers; head_dim 64 or
- * 128. P = σ(scale·q·k + bias − slope·|i + nk − nq − j|), causal bottom-right aligned; alibi_slopes
+ * head_dim], contiguous, f16 or bf16 (dtype code), 16-byte aligned device pointers; head_dim 32, 64,
+ * 96, 128 or 256 (wgmma takes 64 and 128, mma.sync all). P = σ(scale·q·k + bias − slope·|i + nk − nq − j|), causal bottom-right aligned; alibi_slopes
  * (0 = none) is f32 with the slope of (b, h) at b·slopes_batch_stride + h. stream: a cudaStream_t
  * (0 = default). Picks the fastest implementation for the device. Returns 0, or a status with
  * attnzoo_sigmoid_last_error set.
@@ -73,7 +77,7 @@ AZ_API int attnzoo_sigmoid_forward_mma(int dtype, uint64_t q, uint64_t k, uint64
                                 head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, stream);
 }
 
-/** attnzoo_sigmoid_forward on the wgmma kernel (compute capability 9.x; AZ_INVALID elsewhere). */
+/** attnzoo_sigmoid_forward on the wgmma kernel (compute capability 9.x, d 64 or 128; AZ_INVALID elsewhere). */
 AZ_API int attnzoo_sigmoid_forward_sm90(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o, int batch, int heads,
                                         int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
                                         uint64_t alibi_slopes, int slopes_batch_stride, uint64_t stream) {
@@ -112,4 +116,36 @@ AZ_API int attnzoo_sigmoid_decode(int dtype, uint64_t q, uint64_t k, uint64_t v,
                                v_batch, v_token, v_head, o_batch, o_token, o_head};
   return flash_sigmoid::forward(flash_sigmoid::ForwardPath::Decode, dtype, q, k, v, o, batch, heads, kv_heads, nq, nk,
                                 head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, stream, &strides);
+}
+
+/**
+ * Variable-length batches, as FlashAttention's varlen API: q, o packed [total_q, heads, head_dim],
+ * k, v packed [total_k, kv_heads, head_dim], contiguous; cu_seqlens_q / cu_seqlens_k are int32
+ * device arrays of batch + 1 offsets (sequence b: query rows [cu_seqlens_q[b], cu_seqlens_q[b + 1]),
+ * key rows likewise; non-decreasing, from 0), max_seqlen_q / max_seqlen_k bound every sequence.
+ * Each sequence is its own problem: causal masks bottom-right aligned per sequence (query i of a
+ * sequence with nq queries and nk keys sees keys j ≤ i + nk − nq), ALiBi distances likewise. The
+ * mma.sync kernel on any sm_80+ device; other arguments as attnzoo_sigmoid_forward.
+ */
+AZ_API int attnzoo_sigmoid_forward_varlen(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o,
+                                          uint64_t cu_seqlens_q, uint64_t cu_seqlens_k, int batch, int heads,
+                                          int kv_heads, int max_seqlen_q, int max_seqlen_k, int head_dim, float scale,
+                                          float bias, int causal, uint64_t alibi_slopes, int slopes_batch_stride,
+                                          uint64_t stream) {
+  using namespace flash_sigmoid;
+  const char* op = "sigmoid_forward_varlen";
+  Problem p;
+  SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, max_seqlen_q, max_seqlen_k, head_dim, scale, bias,
+                         alibi_slopes, slopes_batch_stride, &p, TiledHeadDims::contains, "32, 64, 96, 128 or 256"));
+  SIG_CHECK(check_pointer(op, "q", q));
+  SIG_CHECK(check_pointer(op, "k", k));
+  SIG_CHECK(check_pointer(op, "v", v));
+  SIG_CHECK(check_pointer(op, "o", o));
+  if (cu_seqlens_q == 0 || cu_seqlens_k == 0 || cu_seqlens_q % 4 != 0 || cu_seqlens_k % 4 != 0) {
+    return fail(AZ_INVALID, op, "cu_seqlens_q (0x%llx) and cu_seqlens_k (0x%llx) must be non-null and 4-byte aligned",
+                (unsigned long long)cu_seqlens_q, (unsigned long long)cu_seqlens_k);
+  }
+  p.cu_q = reinterpret_cast<const int*>(cu_seqlens_q);
+  p.cu_k = reinterpret_cast<const int*>(cu_seqlens_k);
+  return forward_mma(p, dtype, head_dim, causal != 0, q, k, v, o, reinterpret_cast<cudaStream_t>(stream));
 }

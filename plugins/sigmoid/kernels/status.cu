@@ -28,12 +28,13 @@ int check_pointer(const char* op, const char* name, uint64_t handle) {
 }
 
 int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, int nq, int nk, int head_dim,
-                 float scale, float bias, uint64_t slopes, int slopes_batch_stride, Problem* out) {
+                 float scale, float bias, uint64_t slopes, int slopes_batch_stride, Problem* out,
+                 bool (*head_dim_ok)(int), const char* head_dims) {
   if (dtype != AZ_F16 && dtype != AZ_BF16) {
     return fail(AZ_INVALID, op, "unsupported dtype code %d (want f16 or bf16)", dtype);
   }
-  if (head_dim != 64 && head_dim != 128) {
-    return fail(AZ_INVALID, op, "head_dim %d is not supported (want 64 or 128)", head_dim);
+  if (!head_dim_ok(head_dim)) {
+    return fail(AZ_INVALID, op, "head_dim %d is not supported (want %s)", head_dim, head_dims);
   }
   if (batch < 1 || heads < 1 || kv_heads < 1 || nq < 1 || nk < 1) {
     return fail(AZ_INVALID, op, "sizes must be positive: batch %d, heads %d, kv_heads %d, nq %d, nk %d", batch, heads,
@@ -70,6 +71,7 @@ int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, 
   out->o_row = out->q_row;
   out->o_batch = out->q_batch;
   out->o_head = head_dim;
+  out->cu_q = out->cu_k = nullptr;
   out->scale = scale;
   out->bias = bias;
   out->slopes = reinterpret_cast<const float*>(slopes);

@@ -4,6 +4,7 @@
     python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN / materialised sigmoid
     python3 harness.py variants LIB...      # our TFLOP/s only, one column per build (tile choices)
     python3 harness.py check_strided LIB    # strided entry point and decode kernel on strided views
+    python3 harness.py check_varlen LIB     # varlen (cu_seqlens) forward on packed sequences
 
 LIB may end in ":SYMBOL" to run another exported forward with the same arguments
 (e.g. build/libattnzoo_sigmoid.so:attnzoo_sigmoid_forward_sm90).
@@ -13,6 +14,7 @@ k, v [B, Nk, Hkv, d]. The check prints one line per case and a summary; exit sta
 """
 
 import ctypes
+import itertools
 import json
 import math
 import os
@@ -37,6 +39,8 @@ class Library:
             fn = getattr(lib, name)
             fn.argtypes = [i32] + [u64] * 4 + [i32] * 6 + [f32, f32, i32, u64, i32, u64] + [ctypes.c_int64] * 12
             fn.restype = i32
+        lib.attnzoo_sigmoid_forward_varlen.argtypes = [i32] + [u64] * 6 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
+        lib.attnzoo_sigmoid_forward_varlen.restype = i32
         lib.attnzoo_sigmoid_last_error.argtypes = [ctypes.c_char_p, i32]
         lib.attnzoo_sigmoid_last_error.restype = i32
         self.lib = lib
@@ -81,6 +85,18 @@ class Library:
         self._check(fn(DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), b, h, hkv, nq, nk, d,
                        scale, bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride,
                        stream, *strides))
+
+
+    def forward_varlen(self, q, k, v, o, cu_q, cu_k, max_q, max_k, scale, bias, causal, slopes=None,
+                       slopes_batch_stride=0):
+        """q, o: packed [total_q, H, d]; k, v: [total_k, Hkv, d]; cu_q, cu_k: int32 [B + 1] on the device."""
+        _, h, d = q.shape
+        hkv = k.shape[1]
+        stream = torch.cuda.current_stream().cuda_stream
+        self._check(self.lib.attnzoo_sigmoid_forward_varlen(
+            DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), cu_q.data_ptr(), cu_k.data_ptr(),
+            cu_q.numel() - 1, h, hkv, max_q, max_k, d, scale, bias, int(causal),
+            0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
 
 
 def alibi_slopes(heads):
@@ -202,10 +218,10 @@ def check(lib):
     for (dt, n), (ratio, e) in sorted(worst.items()):
         print(f"  {dt:8s} {n:3s} ratio {ratio:.3f} err {e:.2e}")
     # errors come back typed and named
-    q = torch.randn(1, 8, 2, 96, device="cuda", dtype=torch.bfloat16)
+    q = torch.randn(1, 8, 2, 80, device="cuda", dtype=torch.bfloat16)
     try:
         lib.forward(q, q, q, q, 0.1, 0.0, False)
-        failures.append("head_dim 96 accepted")
+        failures.append("head_dim 80 accepted")
     except RuntimeError as e:
         print("rejected as expected:", e)
     q = torch.randn(1, 8, 3, 64, device="cuda", dtype=torch.bfloat16)
@@ -256,6 +272,13 @@ def check_strided(lib):
         ("cache", 2, 4, 4, 1, 1, 64),
         ("bhnd", 2, 4, 2, 200, 333, 64),
         ("packed", 1, 4, 4, 257, 257, 128),
+        # head dims in padded tiles (32 → 64, 96 → 128) and d 256, decode and tiled
+        ("cache", 2, 8, 2, 3, 1000, 32),
+        ("bhnd", 1, 4, 4, 1, 2049, 96),
+        ("cache", 1, 8, 2, 2, 3000, 256),
+        ("bhnd", 2, 4, 2, 200, 333, 96),
+        ("packed", 1, 4, 4, 257, 257, 32),
+        ("bhnd", 1, 2, 1, 130, 290, 256),
     ]
     failures, total, worst = [], 0, {}
     for dtype in (torch.bfloat16, torch.float16):
@@ -305,6 +328,75 @@ def check_strided(lib):
     except RuntimeError as e:
         print("rejected as expected:", e)
     print(f"\n{total - len(failures)}/{total} strided cases passed")
+    for f in failures:
+        print("FAILED:", f)
+    return not failures
+
+
+def check_varlen(lib):
+    """The varlen forward on packed sequences against a float64 reference of each sequence alone:
+    ragged lengths, nq ≠ nk, a sequence with nk < nq (causal rows with no key), one with one query,
+    GQA, ALiBi (per head and per batch·head), head dims 64/96/128; 2× rule, bit-identical repeats."""
+    torch.manual_seed(2)
+    cases = [  # h, hkv, d, query lengths, key lengths
+        (4, 4, 64, [128, 1, 77, 300], [128, 33, 200, 300]),
+        (6, 2, 128, [5, 257, 40], [5, 513, 20]),
+        (4, 1, 96, [64, 129], [1000, 129]),
+    ]
+    failures, total, worst = [], 0, {}
+    for dtype in (torch.bfloat16, torch.float16):
+        for (h, hkv, d, lq, lk) in cases:
+            for causal in (False, True):
+                for alibi, per_batch in ((False, False), (True, False), (True, True)):
+                    for bias in (-10.0, -math.log(4096), 2.0):
+                        b = len(lq)
+                        scale = 1.0 / math.sqrt(d)
+                        q = torch.randn(sum(lq), h, d, device="cuda").to(dtype)
+                        k = torch.randn(sum(lk), hkv, d, device="cuda").to(dtype)
+                        v = torch.randn(sum(lk), hkv, d, device="cuda").to(dtype)
+                        offsets_q, offsets_k = [0] + list(itertools.accumulate(lq)), [0] + list(itertools.accumulate(lk))
+                        cu_q = torch.tensor(offsets_q, dtype=torch.int32, device="cuda")
+                        cu_k = torch.tensor(offsets_k, dtype=torch.int32, device="cuda")
+                        slopes, stride, slopes_bh = None, 0, None
+                        if alibi:
+                            if per_batch:
+                                slopes, stride = (torch.rand(b, h, device="cuda") * 0.5).contiguous(), h
+                                slopes_bh = slopes
+                            else:
+                                slopes = alibi_slopes(h).cuda()
+                                slopes_bh = slopes.view(1, h).expand(b, h)
+                        refs, lows = [], []
+                        for i in range(b):
+                            qi = q[offsets_q[i]:offsets_q[i + 1]].unsqueeze(0)
+                            ki = k[offsets_k[i]:offsets_k[i + 1]].unsqueeze(0)
+                            vi = v[offsets_k[i]:offsets_k[i + 1]].unsqueeze(0)
+                            si = None if slopes_bh is None else slopes_bh[i:i + 1]
+                            refs.append(materialised(qi.double(), ki.double(), vi.double(), scale, bias, causal,
+                                                     None if si is None else si.double())[0])
+                            lows.append(materialised(qi, ki, vi, scale, bias, causal, None if si is None else si.float())[0])
+                        ref, low = torch.cat(refs), torch.cat(lows)
+                        yard = rel_err(low, ref)
+                        outs = []
+                        for _ in range(2):
+                            o = torch.full_like(q, float("nan"))
+                            lib.forward_varlen(q, k, v, o, cu_q, cu_k, max(lq), max(lk), scale, bias, causal, slopes,
+                                               stride)
+                            torch.cuda.synchronize()
+                            outs.append(o)
+                        finite = bool(torch.isfinite(outs[0]).all())
+                        err = rel_err(outs[0], ref) if finite else float("inf")
+                        repeat = torch.equal(outs[0], outs[1])
+                        ok = finite and err <= 2 * yard + 1e-6 and repeat
+                        total += 1
+                        tag = (f"{str(dtype)[6:]:8s} H{h}/{hkv} d{d} q{lq} k{lk} causal={int(causal)} "
+                               f"alibi={int(alibi)}{'(bh)' if per_batch else ''} b={bias:+.2f}")
+                        print(f"{'ok  ' if ok else 'FAIL'} {tag} | o {err:.2e}/{yard:.2e}" + ("" if repeat else " NOT REPEATABLE"))
+                        worst[str(dtype)[6:]] = max(worst.get(str(dtype)[6:], (0, 0)), (err / max(yard, 1e-30), err))
+                        if not ok:
+                            failures.append(tag)
+    for dt, (ratio, e) in sorted(worst.items()):
+        print(f"worst {dt:8s} ratio {ratio:.3f} err {e:.2e}")
+    print(f"\n{total - len(failures)}/{total} varlen cases passed")
     for f in failures:
         print("FAILED:", f)
     return not failures
@@ -438,4 +530,6 @@ if __name__ == "__main__":
         sys.exit(0 if check(lib) else 1)
     if sys.argv[1] == "check_strided":
         sys.exit(0 if check_strided(lib) else 1)
+    if sys.argv[1] == "check_varlen":
+        sys.exit(0 if check_varlen(lib) else 1)
     bench(lib, sys.argv[3])

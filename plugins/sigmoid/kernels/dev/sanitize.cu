@@ -24,6 +24,8 @@ extern "C" int attnzoo_sigmoid_forward_strided(int, uint64_t, uint64_t, uint64_t
 extern "C" int attnzoo_sigmoid_decode(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int, float,
                                       float, int, uint64_t, int, uint64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                       int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" int attnzoo_sigmoid_forward_varlen(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, int, int,
+                                              int, int, int, int, float, float, int, uint64_t, int, uint64_t);
 extern "C" int attnzoo_sigmoid_last_error(char*, int);
 
 static uint64_t random_tensor(size_t n, unsigned seed) {
@@ -73,8 +75,9 @@ int main() {
     }
   }
   // Decoding: q, o [B, H, nq, d], k, v the first nk of a [B, Hkv, capacity, d] cache; nk 1000
-  // splits the keys over CTAs (partial sums + combine), nq 77 needs 10 query row blocks.
-  for (int d : {64, 128}) {
+  // splits the keys over CTAs (partial sums + combine), nq 77 needs 10 query row blocks (and takes
+  // the tiled mma.sync forward through the strided entry point): every head dim the two take.
+  for (int d : {32, 64, 96, 128, 256}) {
     for (int nq_decode : {3, 77}) {
       const int nk_decode = 1000, capacity = 1024;
       const size_t nqe = static_cast<size_t>(b) * h * nq_decode * d, nke = static_cast<size_t>(b) * hkv * capacity * d;
@@ -99,6 +102,34 @@ int main() {
       failures += (status != 0) + (err != cudaSuccess);
       for (uint64_t p : {q, k, v, o}) cudaFree(reinterpret_cast<void*>(p));
     }
+  }
+  // Varlen: three packed sequences of (nq, nk) = (5, 5), (130, 200), (1, 33), causal and not.
+  {
+    const int cu_q_host[4] = {0, 5, 135, 136}, cu_k_host[4] = {0, 5, 205, 238};
+    void *cu_q = nullptr, *cu_k = nullptr;
+    cudaMalloc(&cu_q, sizeof(cu_q_host));
+    cudaMalloc(&cu_k, sizeof(cu_k_host));
+    cudaMemcpy(cu_q, cu_q_host, sizeof(cu_q_host), cudaMemcpyHostToDevice);
+    cudaMemcpy(cu_k, cu_k_host, sizeof(cu_k_host), cudaMemcpyHostToDevice);
+    for (int d : {64, 96}) {
+      const size_t nqe = static_cast<size_t>(136) * h * d, nke = static_cast<size_t>(238) * hkv * d;
+      uint64_t q = random_tensor(nqe, 21), k = random_tensor(nke, 22), v = random_tensor(nke, 23);
+      uint64_t o = random_tensor(nqe, 24);
+      int status = 0;
+      for (int causal = 0; causal < 2; causal++) {
+        status |= attnzoo_sigmoid_forward_varlen(2, q, k, v, o, reinterpret_cast<uint64_t>(cu_q),
+                                                 reinterpret_cast<uint64_t>(cu_k), 3, h, hkv, 130, 200, d, 0.125f,
+                                                 -2.0f, causal, reinterpret_cast<uint64_t>(slopes), 0, 0);
+      }
+      cudaError_t err = cudaDeviceSynchronize();
+      char msg[512];
+      attnzoo_sigmoid_last_error(msg, sizeof(msg));
+      printf("varlen d=%d: status %d sync %s %s\n", d, status, cudaGetErrorString(err), status ? msg : "");
+      failures += (status != 0) + (err != cudaSuccess);
+      for (uint64_t p : {q, k, v, o}) cudaFree(reinterpret_cast<void*>(p));
+    }
+    cudaFree(cu_q);
+    cudaFree(cu_k);
   }
   cudaFree(slopes);
   return failures == 0 ? 0 : 1;
