@@ -2,8 +2,7 @@
 // strided entry point reads q, k, v and writes o through (batch, token, head) element strides, so
 // the head-major tensors of the KV-cache path and the packed qkv projection of a full forward are
 // used in place: no head split, merge or permute copies. bf16/f16 with head dims 32, 64, 96, 128
-// and 256;
-// anything else falls back (or, packed, declines).
+// and 256; anything else falls back (or, packed, declines).
 import type { AttentionCall, AttentionFunction, HeadGeometry, PackedAttentionFunction } from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
