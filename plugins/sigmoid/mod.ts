@@ -52,6 +52,13 @@ function kernelEntry(tensors: number): FfiSymbol {
 
 const FORWARD = kernelEntry(4); // q, k, v, o
 
+/** The backward: dtype, q, k, v, dout, dq, dk, dv, the f32 dQ workspace (B·Nq·H·d elements; read
+ * only by the atomic mode), the sizes and options with `deterministic` (i32) before the stream. */
+const BACKWARD: FfiSymbol = {
+  parameters: ["i32", ...Array<FfiType>(8).fill("u64"), ...SIZES_AND_OPTIONS.slice(0, -1), "i32", "u64"],
+  result: "i32",
+};
+
 /** The sigmoid attention plugin. */
 export const plugin: PluginManifest = {
   name: "sigmoid",
@@ -73,12 +80,13 @@ export const plugin: PluginManifest = {
       "kernels/forward.cu",
       "kernels/forward_sm90.cu",
       "kernels/backward.cu",
+      "kernels/backward_fused.cu",
     ],
     symbols: {
       attnzoo_sigmoid_forward: FORWARD,
       attnzoo_sigmoid_forward_mma: FORWARD,
       attnzoo_sigmoid_forward_sm90: FORWARD,
-      attnzoo_sigmoid_backward: kernelEntry(7), // q, k, v, dout, dq, dk, dv
+      attnzoo_sigmoid_backward: BACKWARD,
       attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
     },
   },
