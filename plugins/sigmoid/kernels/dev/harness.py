@@ -2,7 +2,7 @@
 
     python3 harness.py check LIB            # forward + backward (both modes) grid, float64 references
     python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN / materialised sigmoid
-    python3 harness.py variants LIB...      # our TFLOP/s only, one column per build (tile choices)
+    python3 harness.py variants LIB...      # backward TFLOP/s per build (tile choices) and SDPA-flash's
 
 The backward runs in its two modes: single pass with an atomic f32 dQ workspace (the default here,
 "bwd") and the deterministic two-pass kernels ("det").
@@ -292,27 +292,40 @@ def bench(lib, outdir):
 
 
 def variants(paths):
+    """Backward (atomic mode) TFLOP/s of each build and SDPA-flash's, measured once per shape in the
+    same process, at every benchmark shape; the builds differ only in backward tiles."""
     import triton.testing
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+
+    def timed(fn):
+        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
     libs = [Library(p) for p in paths]
     heads, tokens = 16, 65536
-    print("variant TFLOP/s fwd/bwd:", " | ".join(paths))
+    for i, p in enumerate(paths):
+        print(f"build {i}: {p}")
+    print("backward TFLOP/s, flash | build 0, build 1, ... (each / flash)")
     for d in (64, 128):
         for causal in (False, True):
-            for n in (2048, 8192):
+            for n in (1024, 2048, 4096, 8192, 16384):
                 b = tokens // n
+                torch.manual_seed(n + d)
                 q, k, v, do = (torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16) for _ in range(4))
-                o, dq, dk, dv = (torch.empty_like(q) for _ in range(4))
+                dq, dk, dv = (torch.empty_like(q) for _ in range(3))
                 scale, bias = 1.0 / math.sqrt(d), -math.log(4096)
-                flops = 4.0 * b * heads * n * n * d / (2 if causal else 1)
-                cells = []
-                for lib in libs:
-                    f = triton.testing.do_bench(lambda: lib.forward(q, k, v, o, scale, bias, causal), warmup=25, rep=100,
-                                                return_mode="median")
-                    g = triton.testing.do_bench(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal),
-                                                warmup=25, rep=100, return_mode="median")
-                    cells.append(f"{flops / f / 1e9:4.0f}/{2.5 * flops / g / 1e9:4.0f}")
-                print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: " + " | ".join(cells), flush=True)
+                work = 2.5 * 4.0 * b * heads * n * n * d / (2 if causal else 1) / 1e9
+                qt, kt, vt = (t.transpose(1, 2).detach().requires_grad_() for t in (q, k, v))
+                with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                    out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+                    flash = work / timed(lambda: torch.autograd.grad(out, (qt, kt, vt), do.transpose(1, 2),
+                                                                     retain_graph=True))
+                    del out
+                ours = [work / timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal)) for lib in libs]
+                cells = " | ".join(f"{t:4.0f} x{t / flash:.2f}" for t in ours)
+                print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: flash {flash:4.0f} | {cells}", flush=True)
+                del q, k, v, do, dq, dk, dv, qt, kt, vt
+                torch.cuda.empty_cache()
 
 
 def chart(rows, peak, path):
