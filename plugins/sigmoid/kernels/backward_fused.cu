@@ -14,7 +14,7 @@
 #include "_score.cuh"
 #include "_status.cuh"
 
-// Tile choices measured fastest in run 6 (NOTES.md); dev/build_variant.sh overrides them to compare
+// Tile choices measured fastest in run bwd2 (NOTES.md); dev/build_variant.sh overrides them to compare
 // builds. d = 128 keeps one key block per warp: two would need 256 accumulator registers.
 #ifndef SIG_FUSED_WARPS_D64
 #define SIG_FUSED_WARPS_D64 4
