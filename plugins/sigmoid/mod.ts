@@ -57,6 +57,13 @@ const STRIDED_FORWARD: FfiSymbol = {
   parameters: [...FORWARD.parameters, ...Array<FfiType>(12).fill("i64")],
 };
 
+/** The backward: dtype, q, k, v, dout, dq, dk, dv, the f32 dQ workspace (B·Nq·H·d elements; read
+ * only by the atomic mode), the sizes and options with `deterministic` (i32) before the stream. */
+const BACKWARD: FfiSymbol = {
+  parameters: ["i32", ...Array<FfiType>(8).fill("u64"), ...SIZES_AND_OPTIONS.slice(0, -1), "i32", "u64"],
+  result: "i32",
+};
+
 /** The sigmoid attention plugin. */
 export const plugin: PluginManifest = {
   name: "sigmoid",
@@ -79,6 +86,7 @@ export const plugin: PluginManifest = {
       "kernels/forward_sm90.cu",
       "kernels/backward.cu",
       "kernels/decode.cu",
+      "kernels/backward_fused.cu",
     ],
     symbols: {
       attnzoo_sigmoid_forward: FORWARD,
@@ -86,7 +94,7 @@ export const plugin: PluginManifest = {
       attnzoo_sigmoid_forward_sm90: FORWARD,
       attnzoo_sigmoid_forward_strided: STRIDED_FORWARD,
       attnzoo_sigmoid_decode: STRIDED_FORWARD,
-      attnzoo_sigmoid_backward: kernelEntry(7), // q, k, v, dout, dq, dk, dv
+      attnzoo_sigmoid_backward: BACKWARD,
       attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
     },
   },

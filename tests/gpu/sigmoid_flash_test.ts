@@ -1,8 +1,9 @@
-// The sigmoid plugin's own CUDA kernels (FlashSigmoid forward) through the plugin contract: the
-// backend opens them from the manifest, the mixer uses them on CUDA in bf16, and its outputs match
-// the CPU mixer (f32, same seed hence the same weights) and the CUDA mixer composed of core ops;
+// The sigmoid plugin's own CUDA kernels (FlashSigmoid) through the plugin contract: the backend
+// opens them from the manifest, the mixer uses them on CUDA in bf16, and its outputs match the CPU
+// mixer (f32, same seed hence the same weights) and the CUDA mixer composed of core ops;
 // token-by-token decoding (the decode kernel) matches the prefill; the attention function reads only
-// keyLength keys of a KV cache with spare capacity.
+// keyLength keys of a KV cache with spare capacity; the backward's two modes match the CPU
+// reference backward.
 //
 // Tolerance: relative L2 error 3e-2 in bf16, as tests/gpu/models_test.ts argues (one bf16 ulp is
 // ≈ 8e-3; the kernel also rounds P to bf16 before P·V, as FlashAttention does); layout or masking
@@ -10,10 +11,11 @@
 import "../../mod.ts";
 import { alibiSlopes } from "../../core/alibi.ts";
 import { type AttentionFunction, eagerAttention } from "../../core/nn/mod.ts";
-import { cast, narrow, sigmoid, toDevice } from "../../core/ops.ts";
+import { cast, narrow, permute, sigmoid, toDevice } from "../../core/ops.ts";
 import type { MixerSpec } from "../../core/plugin.ts";
 import { randn } from "../../core/random.ts";
 import { createMixer, getPlugin } from "../../core/registry.ts";
+import { sigmoidAttentionBackward } from "../../plugins/sigmoid/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { flashSigmoidAttention } from "../../plugins/sigmoid/_flash.ts";
 import { assert, assertRelativeError } from "../_assert.ts";
@@ -121,5 +123,61 @@ test("FlashSigmoid attention on CUDA reads only keyLength keys of a KV cache wit
     using vCuda = toDevice(vLow, "cuda");
     using out = flash(qCuda, kCuda, vCuda, call);
     assertRelativeError(out.toFloat32Array(), expected.toFloat32Array(), BF16, `nq ${nq}, d ${d}`);
+  }
+});
+
+test("FlashSigmoid backward kernels (atomic and deterministic modes) = CPU reference backward: causal, GQA 4/2, N 77", () => {
+  const cuda = gpu("FlashSigmoid backward");
+  if (cuda === undefined) return;
+  const kernels = cuda.pluginKernels(getPlugin("sigmoid"))!;
+  const [batch, heads, kvHeads, n, d] = [2, 4, 2, 77, 64];
+  // inputs rounded to bf16 once, so the reference sees exactly what the kernels read
+  const bf16Inputs = [[heads, 1], [kvHeads, 2], [kvHeads, 3], [heads, 4]].map(([h, seed]) => {
+    using x = randn([batch, h, n, d], { seed });
+    using rounded = cast(x, "bf16");
+    return cast(rounded, "f32");
+  });
+  using q = bf16Inputs[0], k = bf16Inputs[1], v = bf16Inputs[2], dOut = bf16Inputs[3];
+  const bias = -2;
+  const expected = sigmoidAttentionBackward(q, k, v, dOut, { bias, causal: true });
+  using dqRef = expected.dq, dkRef = expected.dk, dvRef = expected.dv;
+  // the kernels' layout is [B, N, H, d]
+  const onDevice = (x: Tensor) => {
+    using c = onCuda(x);
+    return permute(c, [0, 2, 1, 3]);
+  };
+  using qd = onDevice(q), kd = onDevice(k), vd = onDevice(v), dOutD = onDevice(dOut);
+  using workspace = kernels.empty([batch * n * heads * d], "f32");
+  for (const deterministic of [0, 1]) {
+    using dq = kernels.empty([batch, n, heads, d], "bf16");
+    using dk = kernels.empty([batch, n, kvHeads, d], "bf16");
+    using dv = kernels.empty([batch, n, kvHeads, d], "bf16");
+    const status = kernels.symbols.attnzoo_sigmoid_backward(
+      2, // bf16
+      ...[qd, kd, vd, dOutD, dq, dk, dv, workspace].map((t) => kernels.pointer(t)),
+      batch,
+      heads,
+      kvHeads,
+      n,
+      n,
+      d,
+      1 / Math.sqrt(d),
+      bias,
+      1,
+      0n,
+      0,
+      deterministic,
+      kernels.stream,
+    ) as number;
+    kernels.check(status, "sigmoid_backward", `deterministic ${deterministic}`);
+    for (const [name, got, want] of [["dq", dq, dqRef], ["dk", dk, dkRef], ["dv", dv, dvRef]] as const) {
+      using back = permute(got, [0, 2, 1, 3]);
+      assertRelativeError(
+        back.toFloat32Array(),
+        want.toFloat32Array(),
+        BF16,
+        `${name}, deterministic ${deterministic}`,
+      );
+    }
   }
 });

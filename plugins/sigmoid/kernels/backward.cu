@@ -1,12 +1,14 @@
-// FlashSigmoid backward. Sigmoid weights need no softmax statistics, so both passes recompute
-// P = σ(S) from Q and K alone and use dS = P ⊙ (1 − P) ⊙ dP (no rowsum(dO ⊙ O) pre-pass, O never
-// read). Two deterministic kernels, no atomics:
+// FlashSigmoid backward, deterministic mode, and the exported entry point (which picks this or the
+// single pass of backward_fused.cu). Sigmoid weights need no softmax statistics, so both passes
+// recompute P = σ(S) from Q and K alone and use dS = P ⊙ (1 − P) ⊙ dP (no rowsum(dO ⊙ O) pre-pass,
+// O never read). Two kernels, no atomics, bit-reproducible:
 //  - keys pass: one block per (K/V tile, kv head, batch), warps own 16 keys and loop over the
 //    query tiles of every query head of their group: Sᵀ = K Qᵀ, dPᵀ = V dOᵀ, dV += Pᵀ dO, dK += dSᵀ Q;
 //  - queries pass: one block per (Q tile, head, batch), warps own 16 queries: S = Q Kᵀ,
 //    dP = dO Vᵀ, dQ += dS K.
 // Keeping the reduced side in the rows means every weight block is already an A fragment of the
 // next product, so no tile is transposed through shared memory.
+#include "_backward.cuh"
 #include "_dispatch.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
@@ -28,16 +30,6 @@ template <>
 struct BackwardTile<128> {
   static constexpr int WARPS = 4, BN = 32;
 };
-
-// dS = P ⊙ (1 − P) ⊙ dP, in place of dP.
-template <int COLS>
-__device__ __forceinline__ void sigmoid_grad(float (&dp)[COLS / 8][4], const float (&w)[COLS / 8][4]) {
-#pragma unroll
-  for (int n = 0; n < COLS / 8; n++) {
-#pragma unroll
-    for (int e = 0; e < 4; e++) dp[n][e] *= w[n][e] * (1.0f - w[n][e]);
-  }
-}
 
 template <typename T, int D, bool CAUSAL, bool ALIBI>
 __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
@@ -198,10 +190,6 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
   store_rows<D, T>(acc[0], p.scale, s_q, warp * 16, dq + q_base, p.q_row, row0, p.nq);
 }
 
-struct Gradients {
-  uint64_t q, k, v, dout, dq, dk, dv;
-};
-
 template <typename T, int D, bool CAUSAL, bool ALIBI>
 int launch_backward(const Problem& p, const Gradients& g, cudaStream_t stream) {
   constexpr int WARPS = BackwardTile<D>::WARPS, BN = BackwardTile<D>::BN;
@@ -238,22 +226,30 @@ struct Backward {
 /**
  * Sigmoid attention backward: dq, dk, dv from q, k, v and dout (the gradient of o), with the
  * forward's layouts and arguments; dq is [batch, nq, heads, head_dim], dk/dv [batch, nk, kv_heads,
- * head_dim] (summed over each kv head's query heads). Deterministic. Returns 0, or a status with
- * attnzoo_sigmoid_last_error set.
+ * head_dim] (summed over each kv head's query heads). `deterministic` != 0 runs the two-pass
+ * kernels (bit-reproducible; `dq_workspace` unused, may be 0); 0 runs the single pass, which needs
+ * `dq_workspace`: f32, batch·nq·heads·head_dim elements, 16-byte aligned, owned by the caller (the
+ * TypeScript side takes it from the runtime's caching allocator), overwritten. Returns 0, or a
+ * status with attnzoo_sigmoid_last_error set.
  */
 AZ_API int attnzoo_sigmoid_backward(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
-                                    uint64_t dk, uint64_t dv, int batch, int heads, int kv_heads, int nq, int nk,
-                                    int head_dim, float scale, float bias, int causal, uint64_t alibi_slopes,
-                                    int slopes_batch_stride, uint64_t stream) {
+                                    uint64_t dk, uint64_t dv, uint64_t dq_workspace, int batch, int heads,
+                                    int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
+                                    uint64_t alibi_slopes, int slopes_batch_stride, int deterministic,
+                                    uint64_t stream) {
   using namespace flash_sigmoid;
   const char* op = "sigmoid_backward";
   Problem p;
   SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
                          slopes_batch_stride, &p));
+  if (head_dim != 64 && head_dim != 128) {
+    return fail(AZ_INVALID, op, "head_dim %d is not supported by the backward (want 64 or 128)", head_dim);
+  }
   const Gradients g{q, k, v, dout, dq, dk, dv};
-  const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv"};
-  const uint64_t handles[] = {q, k, v, dout, dq, dk, dv};
-  for (int i = 0; i < 7; i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
+  const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv", "dq_workspace"};
+  const uint64_t handles[] = {q, k, v, dout, dq, dk, dv, dq_workspace};
+  for (int i = 0; i < (deterministic ? 7 : 8); i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  if (!deterministic) return backward_fused(p, dtype, head_dim, causal != 0, g, dq_workspace, s);
   return dispatch_variant(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
 }

@@ -1,10 +1,13 @@
 """FlashSigmoid kernels: correctness against float64 references and benchmarks against SDPA.
 
-    python3 harness.py check LIB            # forward + backward grid, float64 references
+    python3 harness.py check LIB            # forward + backward (both modes) grid, float64 references
     python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN / materialised sigmoid
-    python3 harness.py variants LIB...      # our TFLOP/s only, one column per build (tile choices)
+    python3 harness.py variants LIB...      # backward TFLOP/s per build (tile choices) and SDPA-flash's
     python3 harness.py check_strided LIB    # strided entry point and decode kernel on strided views
     python3 harness.py check_varlen LIB     # varlen (cu_seqlens) forward on packed sequences
+
+The backward runs in its two modes: single pass with an atomic f32 dQ workspace (the default here,
+"bwd") and the deterministic two-pass kernels ("det").
 
 LIB may end in ":SYMBOL" to run another exported forward with the same arguments
 (e.g. build/libattnzoo_sigmoid.so:attnzoo_sigmoid_forward_sm90).
@@ -33,7 +36,7 @@ class Library:
         self.forward_fn = getattr(lib, symbol or "attnzoo_sigmoid_forward")
         self.forward_fn.argtypes = [i32] + [u64] * 4 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
         self.forward_fn.restype = i32
-        lib.attnzoo_sigmoid_backward.argtypes = [i32] + [u64] * 7 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
+        lib.attnzoo_sigmoid_backward.argtypes = [i32] + [u64] * 8 + [i32] * 6 + [f32, f32, i32, u64, i32, i32, u64]
         lib.attnzoo_sigmoid_backward.restype = i32
         for name in ("attnzoo_sigmoid_forward_strided", "attnzoo_sigmoid_decode"):
             fn = getattr(lib, name)
@@ -44,6 +47,7 @@ class Library:
         lib.attnzoo_sigmoid_last_error.argtypes = [ctypes.c_char_p, i32]
         lib.attnzoo_sigmoid_last_error.restype = i32
         self.lib = lib
+        self.workspace = torch.empty(0, dtype=torch.float32, device="cuda")
 
     def last_error(self):
         buf = ctypes.create_string_buffer(512)
@@ -62,14 +66,19 @@ class Library:
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), b, h, hkv, nq, nk, d,
             scale, bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
 
-    def backward(self, q, k, v, do, dq, dk, dv, scale, bias, causal, slopes=None, slopes_batch_stride=0):
+    def backward(self, q, k, v, do, dq, dk, dv, scale, bias, causal, slopes=None, slopes_batch_stride=0,
+                 deterministic=False, workspace=True):
+        """workspace=False passes a null dQ workspace (the argument check must reject it in the atomic mode)."""
         b, nq, h, d = q.shape
         _, nk, hkv, _ = k.shape
+        if workspace and self.workspace.numel() < q.numel():
+            self.workspace = torch.empty(q.numel(), dtype=torch.float32, device="cuda")
         stream = torch.cuda.current_stream().cuda_stream
         self._check(self.lib.attnzoo_sigmoid_backward(
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr(), dq.data_ptr(),
-            dk.data_ptr(), dv.data_ptr(), b, h, hkv, nq, nk, d, scale, bias, int(causal),
-            0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
+            dk.data_ptr(), dv.data_ptr(), self.workspace.data_ptr() if workspace else 0, b, h, hkv, nq, nk, d, scale,
+            bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, int(deterministic),
+            stream))
 
 
     def forward_strided(self, q, k, v, o, scale, bias, causal, slopes=None, slopes_batch_stride=0, decode=False):
@@ -156,31 +165,37 @@ def check_case(lib, dtype, b, h, hkv, nq, nk, d, causal, alibi, bias, per_batch_
     low = materialised(ql, kl, vl, scale, bias, causal, None if slopes_bh is None else slopes_bh.float())
     low.backward(do)
 
-    o = torch.full_like(q, float("nan"))
-    lib.forward(q, k, v, o, scale, bias, causal, slopes, stride)
-    dq = torch.full_like(q, float("nan"))
-    dk = torch.full_like(k, float("nan"))
-    dv = torch.full_like(v, float("nan"))
-    lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal, slopes, stride)
-    torch.cuda.synchronize()
+    def run():
+        """o, then (dq, dk, dv) of the atomic and the deterministic backward, outputs poisoned first."""
+        o = torch.full_like(q, float("nan"))
+        lib.forward(q, k, v, o, scale, bias, causal, slopes, stride)
+        grads = []
+        for deterministic in (False, True):
+            dq, dk, dv = torch.full_like(q, float("nan")), torch.full_like(k, float("nan")), torch.full_like(v, float("nan"))
+            # the atomic mode must not rely on the workspace's previous contents
+            lib.workspace = torch.full((q.numel(),), float("nan"), device="cuda")
+            lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal, slopes, stride, deterministic=deterministic)
+            grads.append((dq, dk, dv))
+        torch.cuda.synchronize()
+        return o, grads
 
+    o, grads = run()
     results = {}
-    for name, ours, ref_t, low_t in (("o", o, ref, low), ("dq", dq, q64.grad, ql.grad), ("dk", dk, k64.grad, kl.grad),
-                                     ("dv", dv, v64.grad, vl.grad)):
+    outputs = [("o", o, ref, low)]
+    for mode, (dq, dk, dv) in zip(("", "/det"), grads):
+        outputs += [("dq" + mode, dq, q64.grad, ql.grad), ("dk" + mode, dk, k64.grad, kl.grad),
+                    ("dv" + mode, dv, v64.grad, vl.grad)]
+    for name, ours, ref_t, low_t in outputs:
         finite = bool(torch.isfinite(ours).all())
         err = rel_err(ours, ref_t) if finite else float("inf")
         yard = rel_err(low_t, ref_t)
         results[name] = (err, yard, finite and err <= 2 * yard + 1e-6)
-    # a second run on the same inputs must match bit for bit (no races, deterministic backward)
-    o2 = torch.full_like(q, float("nan"))
-    lib.forward(q, k, v, o2, scale, bias, causal, slopes, stride)
-    dq2 = torch.full_like(q, float("nan"))
-    dk2 = torch.full_like(k, float("nan"))
-    dv2 = torch.full_like(v, float("nan"))
-    lib.backward(q, k, v, do, dq2, dk2, dv2, scale, bias, causal, slopes, stride)
-    torch.cuda.synchronize()
-    repeat = all(torch.equal(x, y) for x, y in ((o, o2), (dq, dq2), (dk, dk2), (dv, dv2)))
-    return results, repeat
+    # a second run on the same inputs must match bit for bit (no races), except the atomic dQ whose
+    # summation order varies
+    o2, grads2 = run()
+    same = [torch.equal(o, o2), torch.equal(grads[0][1], grads2[0][1]), torch.equal(grads[0][2], grads2[0][2])]
+    same += [torch.equal(x, y) for x, y in zip(grads[1], grads2[1])]
+    return results, all(same)
 
 
 def check(lib):
@@ -229,6 +244,12 @@ def check(lib):
     try:
         lib.forward(q, k, k, q, 0.1, 0.0, False)
         failures.append("heads 3 / kv_heads 2 accepted")
+    except RuntimeError as e:
+        print("rejected as expected:", e)
+    q = torch.randn(1, 8, 2, 64, device="cuda", dtype=torch.bfloat16)
+    try:
+        lib.backward(q, q, q, q, q, q, q, 0.1, 0.0, False, workspace=False)
+        failures.append("atomic backward without a dQ workspace accepted")
     except RuntimeError as e:
         print("rejected as expected:", e)
     print(f"\n{total - len(failures)}/{total} cases passed")
@@ -428,6 +449,8 @@ def bench(lib, outdir):
                 row = {"d": d, "causal": causal, "n": n, "batch": b}
                 row["ours_fwd"] = timed(lambda: lib.forward(q, k, v, o, scale, bias, causal))
                 row["ours_bwd"] = timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal))
+                row["det_bwd"] = timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal,
+                                                            deterministic=True))
                 qt, kt, vt = (t.transpose(1, 2).detach().requires_grad_() for t in (q, k, v))
                 dot = do.transpose(1, 2)
                 for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
@@ -459,10 +482,10 @@ def bench(lib, outdir):
         json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "matmul_tflops": peak,
                    "rows": rows}, f, indent=1)
     print(f"\nbf16 8192^3 matmul: {peak:.0f} TFLOP/s on {torch.cuda.get_device_name()}, torch {torch.__version__}")
-    print("TFLOP/s forward (bwd) | ours/flash  ours/cudnn | ours % of matmul peak")
+    print("TFLOP/s forward (bwd; det = deterministic bwd) | ours/flash  ours/cudnn | ours % of matmul peak")
     for r in rows:
         g = lambda key: r.get(key, float("nan"))
-        print(f"d{r['d']:3d} {'causal' if r['causal'] else 'full  '} N{r['n']:5d}: ours {g('ours_fwd_tflops'):4.0f} ({g('ours_bwd_tflops'):3.0f}) "
+        print(f"d{r['d']:3d} {'causal' if r['causal'] else 'full  '} N{r['n']:5d}: ours {g('ours_fwd_tflops'):4.0f} ({g('ours_bwd_tflops'):3.0f}; det {g('det_bwd_tflops'):3.0f}) "
               f"flash {g('flash_fwd_tflops'):4.0f} ({g('flash_bwd_tflops'):3.0f}) cudnn {g('cudnn_fwd_tflops'):4.0f} ({g('cudnn_bwd_tflops'):3.0f}) "
               f"naive {g('naive_fwd_tflops'):4.0f} | fwd x{g('ours_fwd_tflops') / g('flash_fwd_tflops'):.2f} x{g('ours_fwd_tflops') / g('cudnn_fwd_tflops'):.2f} "
               f"bwd x{g('ours_bwd_tflops') / g('flash_bwd_tflops'):.2f} x{g('ours_bwd_tflops') / g('cudnn_bwd_tflops'):.2f} | {100 * g('ours_fwd_tflops') / peak:.0f}%")
@@ -470,27 +493,40 @@ def bench(lib, outdir):
 
 
 def variants(paths):
+    """Backward (atomic mode) TFLOP/s of each build and SDPA-flash's, measured once per shape in the
+    same process, at every benchmark shape; the builds differ only in backward tiles."""
     import triton.testing
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+
+    def timed(fn):
+        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
     libs = [Library(p) for p in paths]
     heads, tokens = 16, 65536
-    print("variant TFLOP/s fwd/bwd:", " | ".join(paths))
+    for i, p in enumerate(paths):
+        print(f"build {i}: {p}")
+    print("backward TFLOP/s, flash | build 0, build 1, ... (each / flash)")
     for d in (64, 128):
         for causal in (False, True):
-            for n in (2048, 8192):
+            for n in (1024, 2048, 4096, 8192, 16384):
                 b = tokens // n
+                torch.manual_seed(n + d)
                 q, k, v, do = (torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16) for _ in range(4))
-                o, dq, dk, dv = (torch.empty_like(q) for _ in range(4))
+                dq, dk, dv = (torch.empty_like(q) for _ in range(3))
                 scale, bias = 1.0 / math.sqrt(d), -math.log(4096)
-                flops = 4.0 * b * heads * n * n * d / (2 if causal else 1)
-                cells = []
-                for lib in libs:
-                    f = triton.testing.do_bench(lambda: lib.forward(q, k, v, o, scale, bias, causal), warmup=25, rep=100,
-                                                return_mode="median")
-                    g = triton.testing.do_bench(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal),
-                                                warmup=25, rep=100, return_mode="median")
-                    cells.append(f"{flops / f / 1e9:4.0f}/{2.5 * flops / g / 1e9:4.0f}")
-                print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: " + " | ".join(cells), flush=True)
+                work = 2.5 * 4.0 * b * heads * n * n * d / (2 if causal else 1) / 1e9
+                qt, kt, vt = (t.transpose(1, 2).detach().requires_grad_() for t in (q, k, v))
+                with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                    out = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+                    flash = work / timed(lambda: torch.autograd.grad(out, (qt, kt, vt), do.transpose(1, 2),
+                                                                     retain_graph=True))
+                    del out
+                ours = [work / timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal)) for lib in libs]
+                cells = " | ".join(f"{t:4.0f} x{t / flash:.2f}" for t in ours)
+                print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: flash {flash:4.0f} | {cells}", flush=True)
+                del q, k, v, do, dq, dk, dv, qt, kt, vt
+                torch.cuda.empty_cache()
 
 
 def chart(rows, peak, path):

@@ -1,6 +1,7 @@
 // Small forward + backward runs for compute-sanitizer (memcheck, racecheck): ragged sizes, GQA,
-// causal with Nq ≠ Nk, ALiBi, both head dims, every forward path the device has; the strided entry
-// point and the decode kernel on [B, H, N, d] tensors with a KV cache of spare capacity.
+// causal with Nq ≠ Nk, ALiBi, both head dims, every forward path the device has, both backward
+// modes (atomic single pass, deterministic two-pass); the strided entry point and the decode kernel
+// on [B, H, N, d] tensors with a KV cache of spare capacity.
 // Exits 1 on any non-zero status or CUDA error.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -15,8 +16,9 @@ extern "C" int attnzoo_sigmoid_forward_mma(int, uint64_t, uint64_t, uint64_t, ui
                                            float, float, int, uint64_t, int, uint64_t);
 extern "C" int attnzoo_sigmoid_forward_sm90(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int,
                                             float, float, int, uint64_t, int, uint64_t);
-extern "C" int attnzoo_sigmoid_backward(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, int,
-                                        int, int, int, int, int, float, float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_backward(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                                        uint64_t, int, int, int, int, int, int, float, float, int, uint64_t, int, int,
+                                        uint64_t);
 extern "C" int attnzoo_sigmoid_forward_strided(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int,
                                                int, float, float, int, uint64_t, int, uint64_t, int64_t, int64_t,
                                                int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -53,10 +55,16 @@ int main() {
       uint64_t q = random_tensor(nqe, 1), k = random_tensor(nke, 2), v = random_tensor(nke, 3);
       uint64_t o = random_tensor(nqe, 4), dout = random_tensor(nqe, 5), dq = random_tensor(nqe, 6);
       uint64_t dk = random_tensor(nke, 7), dv = random_tensor(nke, 8);
+      void* workspace = nullptr;
+      cudaMalloc(&workspace, nqe * sizeof(float));
       int s1 = attnzoo_sigmoid_forward(2, q, k, v, o, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
                                        reinterpret_cast<uint64_t>(slopes), 0, 0);
-      int s2 = attnzoo_sigmoid_backward(2, q, k, v, dout, dq, dk, dv, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
-                                        reinterpret_cast<uint64_t>(slopes), 0, 0);
+      int s2 = 0;
+      for (int deterministic = 0; deterministic < 2; deterministic++) {
+        s2 |= attnzoo_sigmoid_backward(2, q, k, v, dout, dq, dk, dv, reinterpret_cast<uint64_t>(workspace), b, h, hkv,
+                                       nq, nk, d, 0.125f, -2.0f, causal, reinterpret_cast<uint64_t>(slopes), 0,
+                                       deterministic, 0);
+      }
       s1 |= attnzoo_sigmoid_forward_mma(2, q, k, v, o, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
                                         reinterpret_cast<uint64_t>(slopes), 0, 0);
       int major = 0;
@@ -72,6 +80,7 @@ int main() {
              s1 || s2 ? msg : "");
       failures += (s1 != 0) + (s2 != 0) + (err != cudaSuccess);
       for (uint64_t p : {q, k, v, o, dout, dq, dk, dv}) cudaFree(reinterpret_cast<void*>(p));
+      cudaFree(workspace);
     }
   }
   // Decoding: q, o [B, H, nq, d], k, v the first nk of a [B, Hkv, capacity, d] cache; nk 1000
