@@ -213,6 +213,7 @@ __device__ __forceinline__ void store_rows(const float (&acc)[D / 8][4], float f
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int g = lane >> 2;
   const int t = lane & 3;
+  __syncwarp();  // every lane's earlier reads of these rows (its Q fragments) precede the overwrite
 #pragma unroll
   for (int n = 0; n < D / 8; n++) {
     const int r = stage_row0 + g;

@@ -178,8 +178,7 @@ __global__ void __launch_bounds__(ForwardTile<D>::WARPS * 32)
     }
   }
   // Normalise by the row sums (a row with no visible key has sum 0 and outputs 0), then each warp
-  // stages through the Q rows only it read, once all its lanes are done reading them.
-  __syncwarp();
+  // stages through the Q rows only it read (store_rows waits for all its lanes' reads).
   T* o_head = o + b * p.o.batch + h * p.o.head;
 #pragma unroll
   for (int m = 0; m < MT; m++) {
