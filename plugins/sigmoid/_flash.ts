@@ -3,24 +3,26 @@
 // the head-major tensors of the KV-cache path and the packed qkv projection of a full forward are
 // used in place: no head split, merge or permute copies. bf16/f16 with head dims 32, 64, 96, 128
 // and 256; anything else falls back (or, packed, declines).
-import type { AttentionCall, AttentionFunction, HeadGeometry, PackedAttentionFunction } from "../../core/nn/mod.ts";
+import {
+  type AttentionCall,
+  type AttentionFunction,
+  type AttentionViews,
+  type HeadGeometry,
+  headMajorViews,
+  launchInto,
+  type PackedAttentionFunction,
+  packedViews,
+} from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [32, 64, 96, 128, 256];
-const ELEMENT_BYTES = 2;
 
 /** Whether the kernels take tensors of this dtype and head dim. */
 function supported(x: Tensor, headDim: number): boolean {
   return (x.dtype === "bf16" || x.dtype === "f16") && HEAD_DIMS.includes(headDim);
-}
-
-/** One operand: its device address and element strides (batch, token, head). */
-interface View {
-  address: bigint;
-  strides: [number, number, number];
 }
 
 /** What every launch shares: the kernels, the score bias and the ALiBi slopes (or none). */
@@ -30,11 +32,15 @@ interface Launcher {
   slopes: Float32Array | undefined;
 }
 
+function launcher(kernels: PluginKernels, bias: number, slopes: ArrayLike<number> | undefined): Launcher {
+  return { kernels, bias, slopes: slopes === undefined ? undefined : Float32Array.from(slopes) };
+}
+
 /** The strided forward over the views, `call.keyLength` keys; throws NativeError on failure. */
 function launch(
   { kernels, bias, slopes }: Launcher,
   dtype: "bf16" | "f16",
-  views: { q: View; k: View; v: View; o: View },
+  views: AttentionViews,
   sizes: { batch: number; heads: number; kvHeads: number; nq: number; headDim: number },
   call: AttentionCall,
   describe: () => string,
@@ -69,21 +75,6 @@ function launch(
   kernels.check(status, "sigmoid_forward", describe);
 }
 
-/** Allocates the output, launches, and frees the output again if the launch fails. */
-function withOutput(out: Tensor, run: () => void): Tensor {
-  try {
-    run();
-  } catch (error) {
-    out.dispose();
-    throw error;
-  }
-  return out;
-}
-
-function launcher(kernels: PluginKernels, bias: number, slopes: ArrayLike<number> | undefined): Launcher {
-  return { kernels, bias, slopes: slopes === undefined ? undefined : Float32Array.from(slopes) };
-}
-
 /**
  * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU; other inputs go to `fallback`. q is
  * [B, H, Nq, d], k and v [B, Hkv, L, d] of which the kernel reads the first keyLength keys (a KV
@@ -101,21 +92,11 @@ export function flashSigmoidAttention(
     const [batch, heads, nq, d] = q.shape;
     // the kernels align causal masks bottom-right
     if (!supported(q, d) || call.queryOffset !== call.keyLength - nq) return fallback(q, k, v, call);
-    const [, kvHeads, capacity] = k.shape;
-    const headMajor = (x: Tensor, tokens: number, count: number): View => ({
-      address: kernels.pointer(x),
-      strides: [count * tokens * d, d, tokens * d],
-    });
     const out = kernels.empty([batch, heads, nq, d], q.dtype);
-    const views = {
-      q: headMajor(q, nq, heads),
-      k: headMajor(k, capacity, kvHeads),
-      v: headMajor(v, capacity, kvHeads),
-      o: headMajor(out, nq, heads),
-    };
-    const sizes = { batch, heads, kvHeads, nq, headDim: d };
+    const views = headMajorViews(kernels.pointer, q, k, v, out);
+    const sizes = { batch, heads, kvHeads: k.shape[1], nq, headDim: d };
     const describe = () => `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, keyLength ${call.keyLength}`;
-    return withOutput(out, () => launch(shared, q.dtype as "bf16" | "f16", views, sizes, call, describe));
+    return launchInto(out, () => launch(shared, q.dtype as "bf16" | "f16", views, sizes, call, describe));
   };
 }
 
@@ -132,22 +113,12 @@ export function flashSigmoidPackedAttention(
   const shared = launcher(kernels, bias, slopes);
   return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
     const { heads, kvHeads, headDim: d } = geometry;
-    const [batch, n, width] = qkv.shape;
+    const [batch, n] = qkv.shape;
     if (!supported(qkv, d) || call.queryOffset !== call.keyLength - n) return undefined;
-    const base = kernels.pointer(qkv);
-    const slice = (firstHead: number): View => ({
-      address: base + BigInt(firstHead * d * ELEMENT_BYTES),
-      strides: [n * width, width, d],
-    });
     const out = kernels.empty([batch, n, heads * d], qkv.dtype);
-    const views = {
-      q: slice(0),
-      k: slice(heads),
-      v: slice(heads + kvHeads),
-      o: { address: kernels.pointer(out), strides: [n * heads * d, heads * d, d] as [number, number, number] },
-    };
+    const views = packedViews(kernels.pointer, qkv, geometry, out);
     const sizes = { batch, heads, kvHeads, nq: n, headDim: d };
     const describe = () => `packed qkv ${fmtShape(qkv.shape)}, ${heads}/${kvHeads} heads of ${d}`;
-    return withOutput(out, () => launch(shared, qkv.dtype as "bf16" | "f16", views, sizes, call, describe));
+    return launchInto(out, () => launch(shared, qkv.dtype as "bf16" | "f16", views, sizes, call, describe));
   };
 }

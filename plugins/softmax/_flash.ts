@@ -2,24 +2,26 @@
 // reads q, k, v and writes o through explicit (batch, token, head) element strides, so both the
 // head-major tensors of the KV-cache path and the packed projection are used in place: no head
 // split, merge or permute copies. bf16/f16 with head dims 64 and 128; anything else falls back.
-import type { AttentionCall, AttentionFunction, HeadGeometry, PackedAttentionFunction } from "../../core/nn/mod.ts";
+import {
+  type AttentionCall,
+  type AttentionFunction,
+  type AttentionViews,
+  type HeadGeometry,
+  headMajorViews,
+  launchInto,
+  type PackedAttentionFunction,
+  packedViews,
+} from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [64, 128];
-const ELEMENT_BYTES = 2;
 
 /** Whether the kernel takes tensors of this dtype and head dim. */
 function supported(x: Tensor, headDim: number): boolean {
   return (x.dtype === "bf16" || x.dtype === "f16") && HEAD_DIMS.includes(headDim);
-}
-
-/** One operand for the kernel: its device address and element strides (batch, token, head). */
-interface View {
-  address: bigint;
-  strides: [number, number, number];
 }
 
 interface Sizes {
@@ -34,7 +36,7 @@ interface Sizes {
 function launch(
   kernels: PluginKernels,
   dtype: "bf16" | "f16",
-  views: { q: View; k: View; v: View; o: View },
+  views: AttentionViews,
   sizes: Sizes,
   call: AttentionCall,
   slopes: Float32Array | undefined,
@@ -82,34 +84,19 @@ export function flashSoftmaxAttention(
 ): AttentionFunction {
   return (q, k, v, call) => {
     const [batch, heads, nq, d] = q.shape;
-    const [, kvHeads, capacity] = k.shape;
     if (!supported(q, d)) return fallback(q, k, v, call);
-    const headMajor = (x: Tensor, tokens: number, count: number): View => ({
-      address: kernels.pointer(x),
-      strides: [count * tokens * d, d, tokens * d],
-    });
     const out = kernels.empty([batch, heads, nq, d], q.dtype);
-    const views = {
-      q: headMajor(q, nq, heads),
-      k: headMajor(k, capacity, kvHeads),
-      v: headMajor(v, capacity, kvHeads),
-      o: headMajor(out, nq, heads),
-    };
-    try {
+    const views = headMajorViews(kernels.pointer, q, k, v, out);
+    return launchInto(out, () =>
       launch(
         kernels,
         q.dtype as "bf16" | "f16",
         views,
-        { batch, heads, kvHeads, nq, headDim: d },
+        { batch, heads, kvHeads: k.shape[1], nq, headDim: d },
         call,
         slopes,
         () => `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, keyLength ${call.keyLength}`,
-      );
-    } catch (error) {
-      out.dispose();
-      throw error;
-    }
-    return out;
+      ));
   };
 }
 
@@ -124,20 +111,10 @@ export function flashSoftmaxPackedAttention(
   return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
     const { heads, kvHeads, headDim: d } = geometry;
     if (!supported(qkv, d)) return undefined;
-    const [batch, n, width] = qkv.shape;
-    const base = kernels.pointer(qkv);
-    const slice = (firstHead: number): View => ({
-      address: base + BigInt(firstHead * d * ELEMENT_BYTES),
-      strides: [n * width, width, d],
-    });
+    const [batch, n] = qkv.shape;
     const out = kernels.empty([batch, n, heads * d], qkv.dtype);
-    const views = {
-      q: slice(0),
-      k: slice(heads),
-      v: slice(heads + kvHeads),
-      o: { address: kernels.pointer(out), strides: [n * heads * d, heads * d, d] as [number, number, number] },
-    };
-    try {
+    const views = packedViews(kernels.pointer, qkv, geometry, out);
+    return launchInto(out, () =>
       launch(
         kernels,
         qkv.dtype as "bf16" | "f16",
@@ -146,11 +123,6 @@ export function flashSoftmaxPackedAttention(
         call,
         slopes,
         () => `packed qkv ${fmtShape(qkv.shape)}, ${heads}/${kvHeads} heads of ${d}`,
-      );
-    } catch (error) {
-      out.dispose();
-      throw error;
-    }
-    return out;
+      ));
   };
 }
