@@ -1,19 +1,13 @@
 // Rotary position embedding, half-rotation layout (Llama's rotate_half), as kernels/rope.cu
 // computes it: angles in f64, the rotation in f64, one rounding to the output dtype.
-import { ConfigError, ShapeError } from "../../errors.ts";
-import { fmtShape, type Tensor } from "../../tensor.ts";
+import type { Tensor } from "../../tensor.ts";
+import { checkRope } from "../_lm_op_checks.ts";
 import { floatDType, output, readFloat } from "./_io.ts";
 
 /** x [..., N, d] with the pair (i, i + d/2) of token n turned by (offset + n) · θ^(−2i/d). */
 export function rope(x: Tensor, offset: number, theta: number): Tensor {
   const dtype = floatDType("rope", x);
-  if (x.ndim < 2 || x.shape[x.ndim - 1] % 2 !== 0) {
-    throw new ShapeError("rope", `x must be [..., N, d] with d even, got ${fmtShape(x.shape)}`);
-  }
-  if (!Number.isInteger(offset) || offset < 0) {
-    throw new ConfigError("rope", "offset", `must be an integer ≥ 0, got ${offset}`);
-  }
-  if (!(theta > 1)) throw new ConfigError("rope", "theta", `must exceed 1, got ${theta}`);
+  checkRope(x, offset, theta);
   const dim = x.shape[x.ndim - 1];
   const tokens = x.shape[x.ndim - 2];
   const half = dim / 2;

@@ -4,8 +4,9 @@
 // by bisection over the logits' order-preserving 32-bit keys, then one index-order walk over the
 // tokens sharing the final key. kernels/sampling.cu follows the same steps.
 import type { SampleOptions } from "../../backend.ts";
-import { DTypeError, ShapeError } from "../../errors.ts";
-import { CpuStorage, fmtShape, Tensor } from "../../tensor.ts";
+import { DTypeError } from "../../errors.ts";
+import { CpuStorage, Tensor } from "../../tensor.ts";
+import { checkSampleInputs } from "../_lm_op_checks.ts";
 
 const bits = new Uint32Array(1);
 const asFloat = new Float32Array(bits.buffer);
@@ -96,12 +97,7 @@ export function chooseToken(logits: ArrayLike<number>, options: SampleOptions, u
 /** Token ids i32 [B] of logits [B, V], row b drawing with `uniforms[b]`. */
 export function sampleTokens(logits: Tensor, options: SampleOptions, uniforms: Float64Array): Tensor {
   if (logits.dtype === "i32") throw new DTypeError("sampleTokens", "logits must be floating");
-  if (logits.ndim !== 2 || logits.shape[1] === 0 || uniforms.length !== logits.shape[0]) {
-    throw new ShapeError(
-      "sampleTokens",
-      `logits must be [B, V] with V > 0 and one uniform per row; got ${fmtShape(logits.shape)} and ${uniforms.length}`,
-    );
-  }
+  checkSampleInputs(logits, uniforms);
   const [batch, vocab] = logits.shape;
   const values = logits.toFloat32Array();
   const storage = new CpuStorage("i32", batch);

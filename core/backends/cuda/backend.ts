@@ -15,7 +15,7 @@ import type {
   UnaryOp,
 } from "../../backend.ts";
 import { type DType, DTYPES, dtypeSize } from "../../dtype.ts";
-import { ConfigError, DTypeError, NativeError, ShapeError } from "../../errors.ts";
+import { DTypeError, NativeError, ShapeError } from "../../errors.ts";
 import {
   allocHost,
   CpuStorage,
@@ -38,6 +38,7 @@ import {
   splitAt,
 } from "./_shapes.ts";
 import type { PluginKernel, PluginKernels, PluginManifest } from "../../plugin.ts";
+import { checkRope, checkSampleInputs, checkWriteSlice } from "../_lm_op_checks.ts";
 import { openPluginLibrary, type Runtime } from "./_library.ts";
 import type { OpProfile } from "./_profiler.ts";
 import { DTYPE_CODE, MAX_DIMS } from "./_symbols.ts";
@@ -826,16 +827,8 @@ export class CudaBackend implements Backend {
   writeSlice(dst: Tensor, src: Tensor, dim: number, start: number): void {
     if (dst.dtype !== src.dtype) throw new DTypeError("writeSlice", `dtypes differ: ${dst.dtype} and ${src.dtype}`);
     const d = normDim("writeSlice", dim, dst.shape);
+    checkWriteSlice(dst, src, d, dim, start);
     const length = src.shape[d];
-    if (
-      src.ndim !== dst.ndim || src.shape.some((s, i) => i !== d && s !== dst.shape[i]) ||
-      !Number.isInteger(start) || start < 0 || start + length > dst.shape[d]
-    ) {
-      throw new ShapeError(
-        "writeSlice",
-        `src ${fmtShape(src.shape)} does not fit dst ${fmtShape(dst.shape)} at ${start} along dim ${dim}`,
-      );
-    }
     if (src.size === 0) return;
     const [outer, size, inner] = splitAt(dst.shape, d);
     const elem = dtypeSize(dst.dtype);
@@ -854,14 +847,7 @@ export class CudaBackend implements Backend {
 
   sampleTokens(logits: Tensor, options: SampleOptions, uniforms: Float64Array): Tensor {
     requireFloat("sampleTokens", logits);
-    if (logits.ndim !== 2 || logits.shape[1] === 0 || uniforms.length !== logits.shape[0]) {
-      throw new ShapeError(
-        "sampleTokens",
-        `logits must be [B, V] with V > 0 and one uniform per row; got ${
-          fmtShape(logits.shape)
-        } and ${uniforms.length}`,
-      );
-    }
+    checkSampleInputs(logits, uniforms);
     const [batch, vocab] = logits.shape;
     return this.#produce([batch], "i32", (out) => {
       this.#rt.call(
@@ -883,13 +869,7 @@ export class CudaBackend implements Backend {
 
   rope(x: Tensor, offset: number, theta: number): Tensor {
     requireFloat("rope", x);
-    if (x.ndim < 2 || x.shape[x.ndim - 1] % 2 !== 0) {
-      throw new ShapeError("rope", `x must be [..., N, d] with d even, got ${fmtShape(x.shape)}`);
-    }
-    if (!Number.isInteger(offset) || offset < 0) {
-      throw new ConfigError("rope", "offset", `must be an integer ≥ 0, got ${offset}`);
-    }
-    if (!(theta > 1)) throw new ConfigError("rope", "theta", `must exceed 1, got ${theta}`);
+    checkRope(x, offset, theta);
     const dim = x.shape[x.ndim - 1];
     return this.#produce(x.shape, x.dtype, (out) => {
       this.#rt.call(
