@@ -11,11 +11,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "_error_record.h"
 #include "_runtime.h"
 
 namespace {
 
-thread_local char last_error[1024] = "";
+thread_local attnzoo::ErrorRecord<1024> last_error;
 
 struct Context {
   bool ready = false;
@@ -56,13 +57,11 @@ int release_cache() {
 }  // namespace
 
 int az_fail(int status, const char* op, const char* fmt, ...) {
-  int used = snprintf(last_error, sizeof last_error, "%s: ", op);
-  if (used < 0) used = 0;
   va_list args;
   va_start(args, fmt);
-  vsnprintf(last_error + used, sizeof last_error - used, fmt, args);
+  const int result = last_error.record(status, op, fmt, args);
   va_end(args);
-  return status;
+  return result;
 }
 
 cudaStream_t az_stream() { return ctx.stream; }
@@ -115,13 +114,7 @@ void az_release(void* ptr) {
 
 /** Copies this thread's last error message into `buf` (NUL-terminated); returns its length. */
 AZ_API int attnzoo_last_error(char* buf, int len) {
-  int n = (int)strlen(last_error);
-  if (buf != nullptr && len > 0) {
-    int copy = n < len - 1 ? n : len - 1;
-    memcpy(buf, last_error, copy);
-    buf[copy] = '\0';
-  }
-  return n;
+  return last_error.copy_to(buf, len);
 }
 
 /** Selects `device`, creates the context's stream and staging buffer. Idempotent. */

@@ -1,22 +1,19 @@
 // The lightning library's last-error string and the argument checks its exports share.
 #include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
 
+#include "_error_record.h"
 #include "_problem.cuh"
 
 namespace lightning {
 
-static thread_local char last_error[512] = "";
+static thread_local attnzoo::ErrorRecord<512> last_error;
 
 int fail(int status, const char* op, const char* fmt, ...) {
-  int n = snprintf(last_error, sizeof(last_error), "%s: ", op);
-  if (n < 0 || n >= static_cast<int>(sizeof(last_error))) return status;
   va_list args;
   va_start(args, fmt);
-  vsnprintf(last_error + n, sizeof(last_error) - n, fmt, args);
+  const int result = last_error.record(status, op, fmt, args);
   va_end(args);
-  return status;
+  return result;
 }
 
 static int check_pointer(const char* op, const char* name, uint64_t handle) {
@@ -85,11 +82,5 @@ int make_problem(const char* op, int dtype, uint64_t q, uint64_t k, uint64_t v, 
 
 /** Copies the calling thread's last error into buf (NUL-terminated, at most len bytes); returns its length. */
 AZ_API int attnzoo_lightning_last_error(char* buf, int len) {
-  const int n = static_cast<int>(strlen(lightning::last_error));
-  if (buf != nullptr && len > 0) {
-    const int copy = n < len - 1 ? n : len - 1;
-    memcpy(buf, lightning::last_error, copy);
-    buf[copy] = '\0';
-  }
-  return n;
+  return lightning::last_error.copy_to(buf, len);
 }

@@ -2,23 +2,20 @@
 // library's last-error string.
 #include <math.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
 
+#include "_error_record.h"
 #include "_problem.cuh"
 
 namespace flash_softmax {
 
-static thread_local char last_error[512] = "";
+static thread_local attnzoo::ErrorRecord<512> last_error;
 
 int fail(int status, const char* op, const char* fmt, ...) {
-  int n = snprintf(last_error, sizeof(last_error), "%s: ", op);
-  if (n < 0 || n >= static_cast<int>(sizeof(last_error))) return status;
   va_list args;
   va_start(args, fmt);
-  vsnprintf(last_error + n, sizeof(last_error) - n, fmt, args);
+  const int result = last_error.record(status, op, fmt, args);
   va_end(args);
-  return status;
+  return result;
 }
 
 static const char* const OP = "softmax_forward";
@@ -115,11 +112,5 @@ AZ_API int attnzoo_softmax_forward(int dtype, uint64_t q, uint64_t k, uint64_t v
 
 /** Copies the calling thread's last error into buf (NUL-terminated, at most len bytes); returns its length. */
 AZ_API int attnzoo_softmax_last_error(char* buf, int len) {
-  const int n = static_cast<int>(strlen(flash_softmax::last_error));
-  if (buf != nullptr && len > 0) {
-    const int copy = n < len - 1 ? n : len - 1;
-    memcpy(buf, flash_softmax::last_error, copy);
-    buf[copy] = '\0';
-  }
-  return n;
+  return flash_softmax::last_error.copy_to(buf, len);
 }
