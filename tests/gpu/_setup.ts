@@ -5,6 +5,8 @@ import { backendFor, registerBackend } from "../../core/backend.ts";
 import type { Backend } from "../../core/backend.ts";
 import type { DType } from "../../core/dtype.ts";
 import { DeviceUnavailableError } from "../../core/errors.ts";
+import { cast, toDevice } from "../../core/ops.ts";
+import type { MixerSpec } from "../../core/plugin.ts";
 import { randn } from "../../core/random.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { type CudaBackend, loadCudaBackend } from "../../core/backends/cuda/mod.ts";
@@ -110,4 +112,28 @@ export function compare(
 /** The f64 values of host tensors (already rounded to their dtype). */
 export function values(...xs: Tensor[]): Float64Array[] {
   return xs.map((x) => Float64Array.from(x.toFloat32Array()));
+}
+
+/** x rounded to bf16 and moved to the GPU: what a bf16 CUDA mixer is given. */
+export function bf16OnCuda(x: Tensor): Tensor {
+  using bf16 = cast(x, "bf16");
+  return toDevice(bf16, "cuda");
+}
+
+/**
+ * A mixer spec for comparing one family's CPU mixer (f32) with its CUDA mixer (bf16): the same
+ * seed gives both the same weights. Width 256, 4 heads, causal, one layer unless overridden.
+ */
+export function mixerSpec(device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec {
+  return {
+    dim: 256,
+    heads: 4,
+    causal: true,
+    layer: 0,
+    layers: 1,
+    dtype: device === "cpu" ? "f32" : "bf16",
+    device,
+    seed: 9,
+    ...overrides,
+  };
 }

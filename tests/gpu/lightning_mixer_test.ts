@@ -9,37 +9,20 @@
 // ≈ 8e-3; weights and activations are rounded to bf16 on the GPU side); layout, decay or state bugs
 // give errors of order 1.
 import "../../mod.ts";
-import { cast, narrow, toDevice } from "../../core/ops.ts";
+import { narrow } from "../../core/ops.ts";
 import type { MixerSpec } from "../../core/plugin.ts";
 import { randn } from "../../core/random.ts";
 import { createMixer, getPlugin } from "../../core/registry.ts";
-import type { Tensor } from "../../core/tensor.ts";
 import { assert, assertRelativeError } from "../_assert.ts";
 import { test } from "../_harness.ts";
-import { gpu } from "./_setup.ts";
+import { bf16OnCuda, gpu, mixerSpec } from "./_setup.ts";
 
 const BF16 = 3e-2;
 const BATCH = 2;
 const LENGTH = 150; // not a multiple of the kernels' 64-token blocks
 
-function spec(device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec {
-  return {
-    dim: 256,
-    heads: 4,
-    causal: true,
-    layer: 1,
-    layers: 4,
-    dtype: device === "cpu" ? "f32" : "bf16",
-    device,
-    seed: 5,
-    ...overrides,
-  };
-}
-
-function onCuda(x: Tensor): Tensor {
-  using bf16 = cast(x, "bf16");
-  return toDevice(bf16, "cuda");
-}
+const spec = (device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec =>
+  mixerSpec(device, { layer: 1, layers: 4, seed: 5, ...overrides });
 
 const cases: [string, Partial<MixerSpec>][] = [
   ["causal, layer 0 (LRPE: q/k 256 wide, v 128)", { heads: 2, layer: 0 }],
@@ -66,7 +49,7 @@ for (const [label, geometry] of cases) {
     // core ops on CUDA, with another block size: the kernels' results do not depend on it
     using eagerMixer = getPlugin("lightning").ops.cuda!.createMixer(spec("cuda", geometry), { blockSize: 32 });
     using expected = cpuMixer.forward(x);
-    using xCuda = onCuda(x);
+    using xCuda = bf16OnCuda(x);
     using fused = fusedMixer.forward(xCuda);
     using eager = eagerMixer.forward(xCuda);
     assertRelativeError(fused.toFloat32Array(), expected.toFloat32Array(), BF16, "fused vs cpu");
@@ -77,7 +60,7 @@ for (const [label, geometry] of cases) {
     const chunks = [[0, 100], [100, 20], ...Array.from({ length: 20 }, (_, i) => [120 + i, 1]), [140, 10]];
     for (const [start, length] of chunks) {
       using chunk = narrow(x, 1, start, length);
-      using chunkCuda = onCuda(chunk);
+      using chunkCuda = bf16OnCuda(chunk);
       using y = fusedMixer.step!(chunkCuda, state);
       const values = y.toFloat32Array();
       for (let b = 0; b < BATCH; b++) {

@@ -20,29 +20,12 @@ import type { Tensor } from "../../core/tensor.ts";
 import { flashSigmoidAttention } from "../../plugins/sigmoid/_flash.ts";
 import { assert, assertRelativeError } from "../_assert.ts";
 import { test } from "../_harness.ts";
-import { gpu } from "./_setup.ts";
+import { bf16OnCuda, gpu, mixerSpec } from "./_setup.ts";
 
 const BF16 = 3e-2;
 
-function spec(device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec {
-  return {
-    dim: 256,
-    heads: 4,
-    causal: true,
-    layer: 0,
-    layers: 1,
-    qkvBias: false,
-    dtype: device === "cpu" ? "f32" : "bf16",
-    device,
-    seed: 9,
-    ...overrides,
-  };
-}
-
-function onCuda(x: Tensor): Tensor {
-  using bf16 = cast(x, "bf16");
-  return toDevice(bf16, "cuda");
-}
+const spec = (device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec =>
+  mixerSpec(device, { qkvBias: false, ...overrides });
 
 const cases: [string, Partial<MixerSpec>, Record<string, unknown>][] = [
   ["causal LM, d 64, ALiBi, b = −ln 4096", { heads: 4 }, { maxLength: 4096, alibi: true }],
@@ -68,7 +51,7 @@ for (const [label, geometry, config] of cases) {
     using flashMixer = createMixer("sigmoid", spec("cuda", geometry), config);
     using eagerMixer = getPlugin("sigmoid").ops.cuda!.createMixer(spec("cuda", geometry), config);
     using expected = cpuMixer.forward(x);
-    using xCuda = onCuda(x);
+    using xCuda = bf16OnCuda(x);
     using flash = flashMixer.forward(xCuda);
     using eager = eagerMixer.forward(xCuda);
     assertRelativeError(flash.toFloat32Array(), expected.toFloat32Array(), BF16, "flash vs cpu");
@@ -79,7 +62,7 @@ for (const [label, geometry, config] of cases) {
     const decoded = new Float32Array(2 * 77 * 256);
     for (const [start, length] of [[0, 60], ...Array.from({ length: 17 }, (_, i) => [60 + i, 1])]) {
       using chunk = narrow(x, 1, start, length);
-      using chunkCuda = onCuda(chunk);
+      using chunkCuda = bf16OnCuda(chunk);
       using y = flashMixer.step!(chunkCuda, state);
       const values = y.toFloat32Array();
       for (let b = 0; b < 2; b++) {
@@ -143,7 +126,7 @@ test("FlashSigmoid backward kernels (atomic and deterministic modes) = CPU refer
   using dqRef = expected.dq, dkRef = expected.dk, dvRef = expected.dv;
   // the kernels' layout is [B, N, H, d]
   const onDevice = (x: Tensor) => {
-    using c = onCuda(x);
+    using c = bf16OnCuda(x);
     return permute(c, [0, 2, 1, 3]);
   };
   using qd = onDevice(q), kd = onDevice(k), vd = onDevice(v), dOutD = onDevice(dOut);

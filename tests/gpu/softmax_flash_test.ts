@@ -8,36 +8,18 @@
 // ≈ 8e-3; the kernel also rounds P to bf16 before P·V, as FlashAttention does); layout or masking
 // bugs give errors of order 1.
 import "../../mod.ts";
-import { cast, narrow, toDevice } from "../../core/ops.ts";
+import { narrow, toDevice } from "../../core/ops.ts";
 import type { MixerSpec, PluginKernels } from "../../core/plugin.ts";
 import { randn } from "../../core/random.ts";
 import { createMixer, getPlugin } from "../../core/registry.ts";
-import type { Tensor } from "../../core/tensor.ts";
 import { assert, assertEquals, assertRelativeError } from "../_assert.ts";
 import { test } from "../_harness.ts";
-import { gpu } from "./_setup.ts";
+import { bf16OnCuda, gpu, mixerSpec } from "./_setup.ts";
 
 const BF16 = 3e-2;
 
-function spec(device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec {
-  return {
-    dim: 256,
-    heads: 4,
-    causal: true,
-    layer: 0,
-    layers: 1,
-    qkvBias: false,
-    dtype: device === "cpu" ? "f32" : "bf16",
-    device,
-    seed: 9,
-    ...overrides,
-  };
-}
-
-function onCuda(x: Tensor): Tensor {
-  using bf16 = cast(x, "bf16");
-  return toDevice(bf16, "cuda");
-}
+const spec = (device: "cpu" | "cuda", overrides: Partial<MixerSpec>): MixerSpec =>
+  mixerSpec(device, { qkvBias: false, ...overrides });
 
 /** The plugin's kernels with attnzoo_softmax_forward counting its calls. */
 function countingKernels(kernels: PluginKernels): { kernels: PluginKernels; calls: () => number } {
@@ -78,7 +60,7 @@ for (const [label, geometry, config, n] of cases) {
     using flashMixer = getPlugin("softmax").ops.cuda!.createMixer(spec("cuda", geometry), config, counted.kernels);
     using eagerMixer = getPlugin("softmax").ops.cuda!.createMixer(spec("cuda", geometry), config);
     using expected = cpuMixer.forward(x);
-    using xCuda = onCuda(x);
+    using xCuda = bf16OnCuda(x);
     using flash = flashMixer.forward(xCuda);
     assertEquals(counted.calls(), 1, "one kernel call on the packed projection");
     using eager = eagerMixer.forward(xCuda);
@@ -91,7 +73,7 @@ for (const [label, geometry, config, n] of cases) {
     const chunks = [[0, 60], ...Array.from({ length: n - 60 }, (_, i) => [60 + i, 1])];
     for (const [start, length] of chunks) {
       using chunk = narrow(x, 1, start, length);
-      using chunkCuda = onCuda(chunk);
+      using chunkCuda = bf16OnCuda(chunk);
       using y = flashMixer.step!(chunkCuda, state);
       const values = y.toFloat32Array();
       for (let b = 0; b < 2; b++) {
