@@ -87,6 +87,7 @@ export const plugin: PluginManifest = {
       "kernels/backward.cu",
       "kernels/decode.cu",
       "kernels/backward_fused.cu",
+      "kernels/backward_sm90.cu",
     ],
     symbols: {
       attnzoo_sigmoid_forward: FORWARD,
@@ -95,6 +96,7 @@ export const plugin: PluginManifest = {
       attnzoo_sigmoid_forward_strided: STRIDED_FORWARD,
       attnzoo_sigmoid_decode: STRIDED_FORWARD,
       attnzoo_sigmoid_backward: BACKWARD,
+      attnzoo_sigmoid_backward_mma: BACKWARD,
       attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
     },
   },

@@ -109,58 +109,62 @@ test("FlashSigmoid attention on CUDA reads only keyLength keys of a KV cache wit
   }
 });
 
-test("FlashSigmoid backward kernels (atomic and deterministic modes) = CPU reference backward: causal, GQA 4/2, N 77", () => {
+test("FlashSigmoid backward kernels (single pass: automatic and mma.sync; deterministic) = CPU reference backward: causal, GQA 4/2, N 77, d 64 and 128", () => {
   const cuda = gpu("FlashSigmoid backward");
   if (cuda === undefined) return;
   const kernels = cuda.pluginKernels(getPlugin("sigmoid"))!;
-  const [batch, heads, kvHeads, n, d] = [2, 4, 2, 77, 64];
-  // inputs rounded to bf16 once, so the reference sees exactly what the kernels read
-  const bf16Inputs = [[heads, 1], [kvHeads, 2], [kvHeads, 3], [heads, 4]].map(([h, seed]) => {
-    using x = randn([batch, h, n, d], { seed });
-    using rounded = cast(x, "bf16");
-    return cast(rounded, "f32");
-  });
-  using q = bf16Inputs[0], k = bf16Inputs[1], v = bf16Inputs[2], dOut = bf16Inputs[3];
-  const bias = -2;
-  const expected = sigmoidAttentionBackward(q, k, v, dOut, { bias, causal: true });
-  using dqRef = expected.dq, dkRef = expected.dk, dvRef = expected.dv;
-  // the kernels' layout is [B, N, H, d]
-  const onDevice = (x: Tensor) => {
-    using c = bf16OnCuda(x);
-    return permute(c, [0, 2, 1, 3]);
-  };
-  using qd = onDevice(q), kd = onDevice(k), vd = onDevice(v), dOutD = onDevice(dOut);
-  using workspace = kernels.empty([batch * n * heads * d], "f32");
-  for (const deterministic of [0, 1]) {
-    using dq = kernels.empty([batch, n, heads, d], "bf16");
-    using dk = kernels.empty([batch, n, kvHeads, d], "bf16");
-    using dv = kernels.empty([batch, n, kvHeads, d], "bf16");
-    const status = kernels.symbols.attnzoo_sigmoid_backward(
-      2, // bf16
-      ...[qd, kd, vd, dOutD, dq, dk, dv, workspace].map((t) => kernels.pointer(t)),
-      batch,
-      heads,
-      kvHeads,
-      n,
-      n,
-      d,
-      1 / Math.sqrt(d),
-      bias,
-      1,
-      0n,
-      0,
-      deterministic,
-      kernels.stream,
-    ) as number;
-    kernels.check(status, "sigmoid_backward", `deterministic ${deterministic}`);
-    for (const [name, got, want] of [["dq", dq, dqRef], ["dk", dk, dkRef], ["dv", dv, dvRef]] as const) {
-      using back = permute(got, [0, 2, 1, 3]);
-      assertRelativeError(
-        back.toFloat32Array(),
-        want.toFloat32Array(),
-        BF16,
-        `${name}, deterministic ${deterministic}`,
-      );
+  // the automatic single pass is the wgmma kernel on Hopper, the mma.sync one elsewhere
+  const modes = [
+    ["attnzoo_sigmoid_backward", 0],
+    ["attnzoo_sigmoid_backward_mma", 0],
+    ["attnzoo_sigmoid_backward", 1],
+  ] as const;
+  for (const d of [64, 128]) {
+    const [batch, heads, kvHeads, n] = [2, 4, 2, 77];
+    // inputs rounded to bf16 once, so the reference sees exactly what the kernels read
+    const bf16Inputs = [[heads, 1], [kvHeads, 2], [kvHeads, 3], [heads, 4]].map(([h, seed]) => {
+      using x = randn([batch, h, n, d], { seed });
+      using rounded = cast(x, "bf16");
+      return cast(rounded, "f32");
+    });
+    using q = bf16Inputs[0], k = bf16Inputs[1], v = bf16Inputs[2], dOut = bf16Inputs[3];
+    const bias = -2;
+    const expected = sigmoidAttentionBackward(q, k, v, dOut, { bias, causal: true });
+    using dqRef = expected.dq, dkRef = expected.dk, dvRef = expected.dv;
+    // the kernels' layout is [B, N, H, d]
+    const onDevice = (x: Tensor) => {
+      using c = bf16OnCuda(x);
+      return permute(c, [0, 2, 1, 3]);
+    };
+    using qd = onDevice(q), kd = onDevice(k), vd = onDevice(v), dOutD = onDevice(dOut);
+    using workspace = kernels.empty([batch * n * heads * d], "f32");
+    for (const [symbol, deterministic] of modes) {
+      using dq = kernels.empty([batch, n, heads, d], "bf16");
+      using dk = kernels.empty([batch, n, kvHeads, d], "bf16");
+      using dv = kernels.empty([batch, n, kvHeads, d], "bf16");
+      const status = kernels.symbols[symbol](
+        2, // bf16
+        ...[qd, kd, vd, dOutD, dq, dk, dv, workspace].map((t) => kernels.pointer(t)),
+        batch,
+        heads,
+        kvHeads,
+        n,
+        n,
+        d,
+        1 / Math.sqrt(d),
+        bias,
+        1,
+        0n,
+        0,
+        deterministic,
+        kernels.stream,
+      ) as number;
+      const label = `${symbol}, deterministic ${deterministic}, d ${d}`;
+      kernels.check(status, "sigmoid_backward", label);
+      for (const [name, got, want] of [["dq", dq, dqRef], ["dk", dk, dkRef], ["dv", dv, dvRef]] as const) {
+        using back = permute(got, [0, 2, 1, 3]);
+        assertRelativeError(back.toFloat32Array(), want.toFloat32Array(), BF16, `${name}, ${label}`);
+      }
     }
   }
 });

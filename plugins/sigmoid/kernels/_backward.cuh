@@ -23,9 +23,25 @@ __device__ __forceinline__ void sigmoid_grad(float (&dp)[COLS / 8][4], const flo
   }
 }
 
+// dst[0..1] += (a, b): one vector reduction on sm_90 (no value comes back), two scalar ones before.
+__device__ __forceinline__ void add_pair(float* dst, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(dst), "f"(a), "f"(b) : "memory");
+#else
+  atomicAdd(dst, a);
+  atomicAdd(dst + 1, b);
+#endif
+}
+
 // Single pass keyed on K/V tiles; dQ is summed in `dq_workspace` (f32, as many elements as dq) with
 // atomics, then rounded into dq. Not bit-reproducible: the order of the additions varies.
+// `wgmma` (compute capability 9.x only) runs the key-side kernel of backward_sm90.cu, otherwise the
+// mma.sync one of backward_fused.cu; both share the workspace clearing and the rounding.
 int backward_fused(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, uint64_t dq_workspace,
-                   cudaStream_t stream);
+                   bool wgmma, cudaStream_t stream);
+
+// The wgmma key-side kernel: adds scale-free dQ into dq_sum, writes dK and dV (backward_sm90.cu).
+int backward_sm90(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, float* dq_sum,
+                  cudaStream_t stream);
 
 }  // namespace flash_sigmoid

@@ -20,6 +20,9 @@ int make_problem(const char* op, int dtype, int batch, int heads, int kv_heads, 
 // after checking that each is a non-negative multiple of 8 elements (16 bytes).
 int set_strides(const char* op, const int64_t (&strides)[12], Problem* p);
 
+// The compute capability major of the current device (9 picks the wgmma kernels).
+int capability_major(const char* op, int* major);
+
 // Rejects a null or misaligned (cp.async moves 16 bytes) tensor handle.
 int check_pointer(const char* op, const char* name, uint64_t handle);
 

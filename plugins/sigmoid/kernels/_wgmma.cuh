@@ -74,13 +74,17 @@ __device__ __forceinline__ void pin(uint32_t (&r)[N][4]) {
   for (int i = 0; i < N; i++) asm volatile("" : "+r"(r[i][0]), "+r"(r[i][1]), "+r"(r[i][2]), "+r"(r[i][3])::"memory");
 }
 
-// d (64 × N) += A (64 × 16) · B (16 × N), both from shared memory; TRANS_A / TRANS_B mark an MN-major
-// operand (16-bit types only), otherwise K-major.
+// d (64 × N) = A (64 × 16) · B (16 × N) (+ d when `accumulate`), both from shared memory; TRANS_A /
+// TRANS_B mark an MN-major operand (16-bit types only), otherwise K-major. Starting a sum with
+// accumulate = false instead of zeroed registers keeps ptxas from re-zeroing them inside the
+// wgmma pipeline (which makes it serialise the wgmma).
 template <int N, typename T, bool TRANS_A = false, bool TRANS_B = false>
-__device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t a, uint64_t b);
-// d (64 × N) += A (64 × 16, registers, the accumulator layout packed to 16 bits) · B (16 × N, shared, N-major).
+__device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t a, uint64_t b, bool accumulate = true);
+// d (64 × N) = A (64 × 16, registers, the accumulator layout packed to 16 bits) · B (16 × N, shared,
+// N-major) (+ d when `accumulate`).
 template <int N, typename T>
-__device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b);
+__device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b,
+                                         bool accumulate = true);
 
 // Operand lists: "+f" constraints of 8/32/64 accumulators and their register lists in the text.
 #define SIG_ACC8(d, i)                                                                                           \
@@ -100,20 +104,20 @@ __device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[
 // flags (0/1) and the operand numbers of a, b and the scale-d flag after the R accumulators.
 #define SIG_DEFINE_WGMMA_SS(N, T, PTX, R, TA, TB, A, B, SCALE)                                                        \
   template <>                                                                                                          \
-  __device__ __forceinline__ void wgmma_ss<N, T, TA != 0, TB != 0>(float(&d)[R], uint64_t a, uint64_t b) {            \
+  __device__ __forceinline__ void wgmma_ss<N, T, TA != 0, TB != 0>(float(&d)[R], uint64_t a, uint64_t b, bool acc) {  \
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #SCALE ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N "k16.f32." \
                  PTX "." PTX " " SIG_REGS##R ", %" #A ", %" #B ", p, 1, 1, " #TA ", " #TB ";\n}\n"                  \
                  : SIG_ACC##R(d)                                                                                       \
-                 : "l"(a), "l"(b), "r"(1));                                                                            \
+                 : "l"(a), "l"(b), "r"(static_cast<int>(acc)));                                                       \
   }
 
 #define SIG_DEFINE_WGMMA_RS(N, T, PTX, R, A0, A1, A2, A3, B, SCALE)                                                  \
   template <>                                                                                                          \
-  __device__ __forceinline__ void wgmma_rs<N, T>(float(&d)[R], const uint32_t(&a)[4], uint64_t b) {                   \
+  __device__ __forceinline__ void wgmma_rs<N, T>(float(&d)[R], const uint32_t(&a)[4], uint64_t b, bool acc) {         \
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #SCALE ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N "k16.f32." \
                  PTX "." PTX " " SIG_REGS##R ", {%" #A0 ", %" #A1 ", %" #A2 ", %" #A3 "}, %" #B ", p, 1, 1, 1;\n}\n" \
                  : SIG_ACC##R(d)                                                                                       \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                    \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(static_cast<int>(acc)));                \
   }
 
 #define SIG_DEFINE_WGMMA_TYPE(T, PTX)                                        \

@@ -223,33 +223,56 @@ struct Backward {
 
 }  // namespace flash_sigmoid
 
+namespace flash_sigmoid {
+
+static int backward(bool allow_wgmma, int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
+                    uint64_t dk, uint64_t dv, uint64_t dq_workspace, int batch, int heads, int kv_heads, int nq, int nk,
+                    int head_dim, float scale, float bias, int causal, uint64_t alibi_slopes, int slopes_batch_stride,
+                    int deterministic, uint64_t stream) {
+  const char* op = "sigmoid_backward";
+  Problem p;
+  SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
+                         slopes_batch_stride, &p));
+  const Gradients g{q, k, v, dout, dq, dk, dv};
+  const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv", "dq_workspace"};
+  const uint64_t handles[] = {q, k, v, dout, dq, dk, dv, dq_workspace};
+  for (int i = 0; i < (deterministic ? 7 : 8); i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
+  cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  if (deterministic) return dispatch_variant(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
+  int major = 0;
+  if (allow_wgmma) SIG_CHECK(capability_major(op, &major));
+  return backward_fused(p, dtype, head_dim, causal != 0, g, dq_workspace, major == 9, s);
+}
+
+}  // namespace flash_sigmoid
+
 /**
  * Sigmoid attention backward: dq, dk, dv from q, k, v and dout (the gradient of o), with the
  * forward's layouts and arguments; dq is [batch, nq, heads, head_dim], dk/dv [batch, nk, kv_heads,
- * head_dim] (summed over each kv head's query heads). `deterministic` != 0 runs the two-pass
- * kernels (bit-reproducible; `dq_workspace` unused, may be 0); 0 runs the single pass, which needs
- * `dq_workspace`: f32, batch·nq·heads·head_dim elements, 16-byte aligned, owned by the caller (the
- * TypeScript side takes it from the runtime's caching allocator), overwritten. Returns 0, or a
- * status with attnzoo_sigmoid_last_error set.
+ * head_dim] (summed over each kv head's query heads); head_dim 64 or 128. `deterministic` != 0 runs
+ * the two-pass kernels (bit-reproducible; `dq_workspace` unused, may be 0); 0 runs the single pass
+ * (wgmma on compute capability 9.x, mma.sync elsewhere), which needs `dq_workspace`: f32,
+ * batch·nq·heads·head_dim elements, 16-byte aligned, owned by the caller (the TypeScript side takes
+ * it from the runtime's caching allocator), overwritten. Returns 0, or a status with
+ * attnzoo_sigmoid_last_error set.
  */
 AZ_API int attnzoo_sigmoid_backward(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
                                     uint64_t dk, uint64_t dv, uint64_t dq_workspace, int batch, int heads,
                                     int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
                                     uint64_t alibi_slopes, int slopes_batch_stride, int deterministic,
                                     uint64_t stream) {
-  using namespace flash_sigmoid;
-  const char* op = "sigmoid_backward";
-  Problem p;
-  SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
-                         slopes_batch_stride, &p));
-  if (head_dim != 64 && head_dim != 128) {
-    return fail(AZ_INVALID, op, "head_dim %d is not supported by the backward (want 64 or 128)", head_dim);
-  }
-  const Gradients g{q, k, v, dout, dq, dk, dv};
-  const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv", "dq_workspace"};
-  const uint64_t handles[] = {q, k, v, dout, dq, dk, dv, dq_workspace};
-  for (int i = 0; i < (deterministic ? 7 : 8); i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
-  cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
-  if (!deterministic) return backward_fused(p, dtype, head_dim, causal != 0, g, dq_workspace, s);
-  return dispatch_variant(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
+  return flash_sigmoid::backward(true, dtype, q, k, v, dout, dq, dk, dv, dq_workspace, batch, heads, kv_heads, nq, nk,
+                                 head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, deterministic,
+                                 stream);
+}
+
+/** attnzoo_sigmoid_backward with the single pass on mma.sync on every device (tests and benchmarks compare the two). */
+AZ_API int attnzoo_sigmoid_backward_mma(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
+                                        uint64_t dk, uint64_t dv, uint64_t dq_workspace, int batch, int heads,
+                                        int kv_heads, int nq, int nk, int head_dim, float scale, float bias,
+                                        int causal, uint64_t alibi_slopes, int slopes_batch_stride, int deterministic,
+                                        uint64_t stream) {
+  return flash_sigmoid::backward(false, dtype, q, k, v, dout, dq, dk, dv, dq_workspace, batch, heads, kv_heads, nq,
+                                 nk, head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, deterministic,
+                                 stream);
 }

@@ -60,16 +60,6 @@ __device__ __forceinline__ int ds_offset(int row, int chunk) {
   }
 }
 
-// dst[0..1] += (a, b): one vector reduction on sm_90 (no value comes back), two scalar ones before.
-__device__ __forceinline__ void add_pair(float* dst, float a, float b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(dst), "f"(a), "f"(b) : "memory");
-#else
-  atomicAdd(dst, a);
-  atomicAdd(dst + 1, b);
-#endif
-}
-
 // acc[m] (16 × ROWS) += rows [a_row0 + 16m, +16) of tile_a · tile_bᵀ for m < MT: each B fragment
 // read from shared memory feeds MT row blocks (Sᵀ = K Qᵀ, dPᵀ = V dOᵀ).
 template <int MT, int ROWS, int D, typename T>
@@ -265,24 +255,16 @@ __global__ void round_dq_kernel(const float4* __restrict__ dq_sum, uint2* __rest
 }
 
 template <typename T, int D, bool CAUSAL, bool ALIBI>
-int launch_fused(const Problem& p, const Gradients& g, uint64_t dq_workspace, cudaStream_t stream) {
+int launch_fused(const Problem& p, const Gradients& g, float* dq_sum, cudaStream_t stream) {
   using Tile = FusedTile<D>;
   constexpr int SMEM = Tile::SMEM_ELEMENTS * static_cast<int>(sizeof(T));
-  const char* op = "sigmoid_backward";
-  const int64_t elements = p.q_batch * p.batch;
-  float* dq_sum = az_ptr<float>(dq_workspace);
-  SIG_CUDA_CHECK(op, cudaMemsetAsync(dq_sum, 0, elements * sizeof(float), stream));
   auto kernel = fused_kernel<T, D, CAUSAL, ALIBI>;
-  SIG_CUDA_CHECK(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+  SIG_CUDA_CHECK("sigmoid_backward",
+                 cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   kernel<<<dim3((p.nk + Tile::BK - 1) / Tile::BK, p.kv_heads, p.batch), Tile::WARPS * 32, SMEM, stream>>>(
       p, az_ptr<const T>(g.q), az_ptr<const T>(g.k), az_ptr<const T>(g.v), az_ptr<const T>(g.dout), dq_sum,
       az_ptr<T>(g.dk), az_ptr<T>(g.dv));
-  SIG_CUDA_CHECK(op, cudaGetLastError());
-  const int64_t quads = elements / 4;  // d is a multiple of 64
-  const int blocks = static_cast<int>(std::min<int64_t>((quads + 255) / 256, 4096));
-  round_dq_kernel<T><<<blocks, 256, 0, stream>>>(reinterpret_cast<const float4*>(dq_sum), az_ptr<uint2>(g.dq), quads,
-                                                 p.scale);
-  SIG_CUDA_CHECK(op, cudaGetLastError());
+  SIG_CUDA_CHECK("sigmoid_backward", cudaGetLastError());
   return AZ_OK;
 }
 
@@ -290,17 +272,34 @@ int launch_fused(const Problem& p, const Gradients& g, uint64_t dq_workspace, cu
 struct FusedBackward {
   const Problem& p;
   const Gradients& g;
-  uint64_t dq_workspace;
+  float* dq_sum;
   cudaStream_t stream;
   template <typename T, int D, bool CAUSAL, bool ALIBI>
   int run() const {
-    return launch_fused<T, D, CAUSAL, ALIBI>(p, g, dq_workspace, stream);
+    return launch_fused<T, D, CAUSAL, ALIBI>(p, g, dq_sum, stream);
   }
 };
 
 int backward_fused(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, uint64_t dq_workspace,
-                   cudaStream_t stream) {
-  return dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr, FusedBackward{p, g, dq_workspace, stream});
+                   bool wgmma, cudaStream_t stream) {
+  const char* op = "sigmoid_backward";
+  const int64_t elements = p.q_batch * p.batch;
+  float* dq_sum = az_ptr<float>(dq_workspace);
+  SIG_CUDA_CHECK(op, cudaMemsetAsync(dq_sum, 0, elements * sizeof(float), stream));
+  SIG_CHECK(wgmma ? backward_sm90(p, dtype, head_dim, causal, g, dq_sum, stream)
+                  : dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr,
+                                     FusedBackward{p, g, dq_sum, stream}));
+  const int64_t quads = elements / 4;  // d is a multiple of 64
+  const int blocks = static_cast<int>(std::min<int64_t>((quads + 255) / 256, 4096));
+  if (dtype == AZ_BF16) {
+    round_dq_kernel<__nv_bfloat16><<<blocks, 256, 0, stream>>>(reinterpret_cast<const float4*>(dq_sum),
+                                                               az_ptr<uint2>(g.dq), quads, p.scale);
+  } else {
+    round_dq_kernel<__half><<<blocks, 256, 0, stream>>>(reinterpret_cast<const float4*>(dq_sum), az_ptr<uint2>(g.dq),
+                                                        quads, p.scale);
+  }
+  SIG_CUDA_CHECK(op, cudaGetLastError());
+  return AZ_OK;
 }
 
 }  // namespace flash_sigmoid

@@ -7,13 +7,6 @@ namespace flash_sigmoid {
 
 enum class ForwardPath { Auto, Mma, Sm90, Decode };
 
-static int major_capability(int* major) {
-  int device = 0;
-  SIG_CUDA_CHECK("sigmoid_forward", cudaGetDevice(&device));
-  SIG_CUDA_CHECK("sigmoid_forward", cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device));
-  return AZ_OK;
-}
-
 static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t o, int batch, int heads,
                    int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
                    uint64_t alibi_slopes, int slopes_batch_stride, uint64_t stream,
@@ -35,7 +28,7 @@ static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t
   }
   if (path != ForwardPath::Mma) {
     int major = 0;
-    SIG_CHECK(major_capability(&major));
+    SIG_CHECK(capability_major(op, &major));
     if (path == ForwardPath::Sm90 && major != 9) {
       return fail(AZ_INVALID, op, "the wgmma path needs compute capability 9.x (device has %d.x)", major);
     }

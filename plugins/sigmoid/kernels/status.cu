@@ -17,6 +17,13 @@ int fail(int status, const char* op, const char* fmt, ...) {
   return result;
 }
 
+int capability_major(const char* op, int* major) {
+  int device = 0;
+  SIG_CUDA_CHECK(op, cudaGetDevice(&device));
+  SIG_CUDA_CHECK(op, cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device));
+  return AZ_OK;
+}
+
 int check_pointer(const char* op, const char* name, uint64_t handle) {
   if (handle == 0) return fail(AZ_INVALID, op, "%s is a null device pointer", name);
   if (handle % 16 != 0)

@@ -9,10 +9,10 @@ out="${SIG_BUILD:-$here/build}"
 mkdir -p "$out"
 flags=(-O3 -std=c++17 -Xcompiler -fPIC,-Wall,-Werror -Werror all-warnings
   -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80 -I"$src/../../../kernels" "$@")
-for f in status forward_api forward forward_sm90 backward backward_fused decode; do
+for f in status forward_api forward forward_sm90 backward backward_fused backward_sm90 decode; do
   nvcc "${flags[@]}" -c "$src/$f.cu" -o "$out/$f.o" &
 done
 wait
 nvcc -shared "$out"/status.o "$out"/forward_api.o "$out"/forward.o "$out"/forward_sm90.o "$out"/backward.o \
-  "$out"/backward_fused.o "$out"/decode.o -o "$out/libattnzoo_sigmoid.so"
+  "$out"/backward_fused.o "$out"/backward_sm90.o "$out"/decode.o -o "$out/libattnzoo_sigmoid.so"
 nvcc "${flags[@]}" "$here/sanitize.cu" -L"$out" -lattnzoo_sigmoid -Xlinker -rpath,'$ORIGIN' -o "$out/sanitize"

@@ -7,7 +7,8 @@
     python3 harness.py check_varlen LIB     # varlen (cu_seqlens) forward on packed sequences
 
 The backward runs in its two modes: single pass with an atomic f32 dQ workspace (the default here,
-"bwd") and the deterministic two-pass kernels ("det").
+"bwd": wgmma on Hopper, mma.sync elsewhere; "mma": attnzoo_sigmoid_backward_mma, the mma.sync single
+pass on every device) and the deterministic two-pass kernels ("det").
 
 LIB may end in ":SYMBOL" to run another exported forward with the same arguments
 (e.g. build/libattnzoo_sigmoid.so:attnzoo_sigmoid_forward_sm90).
@@ -36,8 +37,10 @@ class Library:
         self.forward_fn = getattr(lib, symbol or "attnzoo_sigmoid_forward")
         self.forward_fn.argtypes = [i32] + [u64] * 4 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
         self.forward_fn.restype = i32
-        lib.attnzoo_sigmoid_backward.argtypes = [i32] + [u64] * 8 + [i32] * 6 + [f32, f32, i32, u64, i32, i32, u64]
-        lib.attnzoo_sigmoid_backward.restype = i32
+        for name in ("attnzoo_sigmoid_backward", "attnzoo_sigmoid_backward_mma"):
+            fn = getattr(lib, name)
+            fn.argtypes = [i32] + [u64] * 8 + [i32] * 6 + [f32, f32, i32, u64, i32, i32, u64]
+            fn.restype = i32
         for name in ("attnzoo_sigmoid_forward_strided", "attnzoo_sigmoid_decode"):
             fn = getattr(lib, name)
             fn.argtypes = [i32] + [u64] * 4 + [i32] * 6 + [f32, f32, i32, u64, i32, u64] + [ctypes.c_int64] * 12
@@ -67,14 +70,16 @@ class Library:
             scale, bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
 
     def backward(self, q, k, v, do, dq, dk, dv, scale, bias, causal, slopes=None, slopes_batch_stride=0,
-                 deterministic=False, workspace=True):
-        """workspace=False passes a null dQ workspace (the argument check must reject it in the atomic mode)."""
+                 deterministic=False, workspace=True, mma=False):
+        """workspace=False passes a null dQ workspace (the argument check must reject it in the atomic mode);
+        mma=True calls attnzoo_sigmoid_backward_mma."""
         b, nq, h, d = q.shape
         _, nk, hkv, _ = k.shape
         if workspace and self.workspace.numel() < q.numel():
             self.workspace = torch.empty(q.numel(), dtype=torch.float32, device="cuda")
         stream = torch.cuda.current_stream().cuda_stream
-        self._check(self.lib.attnzoo_sigmoid_backward(
+        fn = self.lib.attnzoo_sigmoid_backward_mma if mma else self.lib.attnzoo_sigmoid_backward
+        self._check(fn(
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr(), dq.data_ptr(),
             dk.data_ptr(), dv.data_ptr(), self.workspace.data_ptr() if workspace else 0, b, h, hkv, nq, nk, d, scale,
             bias, int(causal), 0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, int(deterministic),
@@ -166,15 +171,17 @@ def check_case(lib, dtype, b, h, hkv, nq, nk, d, causal, alibi, bias, per_batch_
     low.backward(do)
 
     def run():
-        """o, then (dq, dk, dv) of the atomic and the deterministic backward, outputs poisoned first."""
+        """o, then (dq, dk, dv) of the atomic (automatic, then mma.sync) and the deterministic backward,
+        outputs poisoned first."""
         o = torch.full_like(q, float("nan"))
         lib.forward(q, k, v, o, scale, bias, causal, slopes, stride)
         grads = []
-        for deterministic in (False, True):
+        for deterministic, mma in ((False, False), (False, True), (True, False)):
             dq, dk, dv = torch.full_like(q, float("nan")), torch.full_like(k, float("nan")), torch.full_like(v, float("nan"))
             # the atomic mode must not rely on the workspace's previous contents
             lib.workspace = torch.full((q.numel(),), float("nan"), device="cuda")
-            lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal, slopes, stride, deterministic=deterministic)
+            lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal, slopes, stride, deterministic=deterministic,
+                         mma=mma)
             grads.append((dq, dk, dv))
         torch.cuda.synchronize()
         return o, grads
@@ -182,7 +189,7 @@ def check_case(lib, dtype, b, h, hkv, nq, nk, d, causal, alibi, bias, per_batch_
     o, grads = run()
     results = {}
     outputs = [("o", o, ref, low)]
-    for mode, (dq, dk, dv) in zip(("", "/det"), grads):
+    for mode, (dq, dk, dv) in zip(("", "/mma", "/det"), grads):
         outputs += [("dq" + mode, dq, q64.grad, ql.grad), ("dk" + mode, dk, k64.grad, kl.grad),
                     ("dv" + mode, dv, v64.grad, vl.grad)]
     for name, ours, ref_t, low_t in outputs:
@@ -193,8 +200,10 @@ def check_case(lib, dtype, b, h, hkv, nq, nk, d, causal, alibi, bias, per_batch_
     # a second run on the same inputs must match bit for bit (no races), except the atomic dQ whose
     # summation order varies
     o2, grads2 = run()
-    same = [torch.equal(o, o2), torch.equal(grads[0][1], grads2[0][1]), torch.equal(grads[0][2], grads2[0][2])]
-    same += [torch.equal(x, y) for x, y in zip(grads[1], grads2[1])]
+    same = [torch.equal(o, o2)]
+    for atomic in (0, 1):
+        same += [torch.equal(grads[atomic][1], grads2[atomic][1]), torch.equal(grads[atomic][2], grads2[atomic][2])]
+    same += [torch.equal(x, y) for x, y in zip(grads[2], grads2[2])]
     return results, all(same)
 
 
@@ -449,6 +458,7 @@ def bench(lib, outdir):
                 row = {"d": d, "causal": causal, "n": n, "batch": b}
                 row["ours_fwd"] = timed(lambda: lib.forward(q, k, v, o, scale, bias, causal))
                 row["ours_bwd"] = timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal))
+                row["mma_bwd"] = timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal, mma=True))
                 row["det_bwd"] = timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal,
                                                             deterministic=True))
                 qt, kt, vt = (t.transpose(1, 2).detach().requires_grad_() for t in (q, k, v))
@@ -482,10 +492,10 @@ def bench(lib, outdir):
         json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "matmul_tflops": peak,
                    "rows": rows}, f, indent=1)
     print(f"\nbf16 8192^3 matmul: {peak:.0f} TFLOP/s on {torch.cuda.get_device_name()}, torch {torch.__version__}")
-    print("TFLOP/s forward (bwd; det = deterministic bwd) | ours/flash  ours/cudnn | ours % of matmul peak")
+    print("TFLOP/s forward (bwd; mma = mma.sync single pass; det = deterministic bwd) | ours/flash  ours/cudnn | ours % of matmul peak")
     for r in rows:
         g = lambda key: r.get(key, float("nan"))
-        print(f"d{r['d']:3d} {'causal' if r['causal'] else 'full  '} N{r['n']:5d}: ours {g('ours_fwd_tflops'):4.0f} ({g('ours_bwd_tflops'):3.0f}; det {g('det_bwd_tflops'):3.0f}) "
+        print(f"d{r['d']:3d} {'causal' if r['causal'] else 'full  '} N{r['n']:5d}: ours {g('ours_fwd_tflops'):4.0f} ({g('ours_bwd_tflops'):3.0f}; mma {g('mma_bwd_tflops'):3.0f}; det {g('det_bwd_tflops'):3.0f}) "
               f"flash {g('flash_fwd_tflops'):4.0f} ({g('flash_bwd_tflops'):3.0f}) cudnn {g('cudnn_fwd_tflops'):4.0f} ({g('cudnn_bwd_tflops'):3.0f}) "
               f"naive {g('naive_fwd_tflops'):4.0f} | fwd x{g('ours_fwd_tflops') / g('flash_fwd_tflops'):.2f} x{g('ours_fwd_tflops') / g('cudnn_fwd_tflops'):.2f} "
               f"bwd x{g('ours_bwd_tflops') / g('flash_bwd_tflops'):.2f} x{g('ours_bwd_tflops') / g('cudnn_bwd_tflops'):.2f} | {100 * g('ours_fwd_tflops') / peak:.0f}%")
@@ -506,7 +516,7 @@ def variants(paths):
     heads, tokens = 16, 65536
     for i, p in enumerate(paths):
         print(f"build {i}: {p}")
-    print("backward TFLOP/s, flash | build 0, build 1, ... (each / flash)")
+    print("backward TFLOP/s, flash | build 0, build 1, ..., build 0's mma.sync single pass (each / flash)")
     for d in (64, 128):
         for causal in (False, True):
             for n in (1024, 2048, 4096, 8192, 16384):
@@ -523,6 +533,7 @@ def variants(paths):
                                                                      retain_graph=True))
                     del out
                 ours = [work / timed(lambda: lib.backward(q, k, v, do, dq, dk, dv, scale, bias, causal)) for lib in libs]
+                ours.append(work / timed(lambda: libs[0].backward(q, k, v, do, dq, dk, dv, scale, bias, causal, mma=True)))
                 cells = " | ".join(f"{t:4.0f} x{t / flash:.2f}" for t in ours)
                 print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: flash {flash:4.0f} | {cells}", flush=True)
                 del q, k, v, do, dq, dk, dv, qt, kt, vt

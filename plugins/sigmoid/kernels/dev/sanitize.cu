@@ -19,6 +19,9 @@ extern "C" int attnzoo_sigmoid_forward_sm90(int, uint64_t, uint64_t, uint64_t, u
 extern "C" int attnzoo_sigmoid_backward(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
                                         uint64_t, int, int, int, int, int, int, float, float, int, uint64_t, int, int,
                                         uint64_t);
+extern "C" int attnzoo_sigmoid_backward_mma(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                                            uint64_t, int, int, int, int, int, int, float, float, int, uint64_t, int,
+                                            int, uint64_t);
 extern "C" int attnzoo_sigmoid_forward_strided(int, uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int,
                                                int, float, float, int, uint64_t, int, uint64_t, int64_t, int64_t,
                                                int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -65,6 +68,9 @@ int main() {
                                        nq, nk, d, 0.125f, -2.0f, causal, reinterpret_cast<uint64_t>(slopes), 0,
                                        deterministic, 0);
       }
+      s2 |= attnzoo_sigmoid_backward_mma(2, q, k, v, dout, dq, dk, dv, reinterpret_cast<uint64_t>(workspace), b, h,
+                                         hkv, nq, nk, d, 0.125f, -2.0f, causal, reinterpret_cast<uint64_t>(slopes), 0,
+                                         0, 0);
       s1 |= attnzoo_sigmoid_forward_mma(2, q, k, v, o, b, h, hkv, nq, nk, d, 0.125f, -2.0f, causal,
                                         reinterpret_cast<uint64_t>(slopes), 0, 0);
       int major = 0;
