@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "_dispatch.cuh"
 #include "_score.cuh"
 
 namespace flash_sigmoid {
@@ -12,6 +13,22 @@ namespace flash_sigmoid {
 struct Gradients {
   uint64_t q, k, v, dout, dq, dk, dv;
 };
+
+// Head dims of the backward kernels: d 32 and 96 run in the 64- and 128-wide tiles of d 64 and 128,
+// their extra columns loaded as zeros and never stored (tile_dim in _forward.cuh).
+using BackwardHeadDims = HeadDims<32, 64, 96, 128>;
+
+// Batch entry b of a backward call: its lengths, the first element of its q/dO/dQ rows and of its
+// K/V/dK/dV rows (a packed varlen sequence, or batch entry b of uniform [B, N, H, d] tensors).
+struct BackwardRows {
+  int nq, nk;
+  int64_t q, kv;
+};
+
+__device__ __forceinline__ BackwardRows backward_rows(const Problem& p, int b) {
+  const Sequence seq = sequence(p, b);
+  return {seq.nq, seq.nk, seq.q, seq.k};
+}
 
 // dS = P ⊙ (1 − P) ⊙ dP, in place of dP.
 template <int COLS>
@@ -36,9 +53,10 @@ __device__ __forceinline__ void add_pair(float* dst, float a, float b) {
 // Single pass keyed on K/V tiles; dQ is summed in `dq_workspace` (f32, as many elements as dq) with
 // atomics, then rounded into dq. Not bit-reproducible: the order of the additions varies.
 // `wgmma` (compute capability 9.x only) runs the key-side kernel of backward_sm90.cu, otherwise the
-// mma.sync one of backward_fused.cu; both share the workspace clearing and the rounding.
+// mma.sync one of backward_fused.cu; both share the workspace clearing and the rounding of its
+// `dq_elements` floats (as many as dq has).
 int backward_fused(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, uint64_t dq_workspace,
-                   bool wgmma, cudaStream_t stream);
+                   int64_t dq_elements, bool wgmma, cudaStream_t stream);
 
 // The wgmma key-side kernel: adds scale-free dQ into dq_sum, writes dK and dV (backward_sm90.cu).
 int backward_sm90(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, float* dq_sum,

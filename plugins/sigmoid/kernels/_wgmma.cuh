@@ -22,9 +22,11 @@ struct WgmmaLayout {
   }
 };
 
+// load_tile_async into the wgmma layout: rows past valid_rows and columns past cols become zeros.
 template <int ROWS, int D, int THREADS, typename T>
-__device__ __forceinline__ void load_tile_wgmma(T* tile, const T* src, int64_t row_stride, int row0, int valid_rows) {
-  attnzoo::mma::load_tile_async<ROWS, D, THREADS>(tile, src, row_stride, row0, valid_rows, WgmmaLayout<ROWS>{});
+__device__ __forceinline__ void load_tile_wgmma(T* tile, const T* src, int64_t row_stride, int row0, int valid_rows,
+                                                int cols = D) {
+  attnzoo::mma::load_tile_async<ROWS, D, THREADS>(tile, src, row_stride, row0, valid_rows, WgmmaLayout<ROWS>{}, cols);
 }
 
 // Shared-memory matrix descriptor, 128-byte swizzle; byte offsets as wgmma defines them. For a

@@ -10,6 +10,7 @@
 // next product, so no tile is transposed through shared memory.
 #include "_backward.cuh"
 #include "_dispatch.cuh"
+#include "_forward.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
 #include "_mma_tile.cuh"
@@ -31,10 +32,12 @@ struct BackwardTile<128> {
   static constexpr int WARPS = 4, BN = 32;
 };
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
-__global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
+// HD: the head dim; the tiles are D = tile_dim(HD) wide.
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     keys_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                 const T* __restrict__ dout, T* __restrict__ dk, T* __restrict__ dv) {
+  constexpr int D = tile_dim(HD);
   constexpr int WARPS = BackwardTile<D>::WARPS, BQ = BackwardTile<D>::BN;
   constexpr int THREADS = WARPS * 32, BK = WARPS * 16;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
@@ -48,25 +51,28 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
   const int group = p.heads / p.kv_heads;
   const int k0 = static_cast<int>(blockIdx.x) * BK;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int offset = p.nk - p.nq;
-  const int64_t kv_base = b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const BackwardRows rows = backward_rows(p, b);
+  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  if (k0 >= nk) return;  // a shorter sequence of a varlen batch
+  const int64_t kv_base = rows.kv + static_cast<int64_t>(hk) * p.k_head;
 
   // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
   const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
   const int q_tile0 = first_query / BQ;
-  const int q_tiles = first_query < p.nq ? (p.nq + BQ - 1) / BQ - q_tile0 : 0;
+  const int q_tiles = first_query < nq ? (nq + BQ - 1) / BQ - q_tile0 : 0;
   const int steps = q_tiles * group;
   auto q_offset = [&](int step) {
     const int h = hk * group + step / q_tiles;
-    return b * p.q_batch + static_cast<int64_t>(h) * D;
+    return rows.q + static_cast<int64_t>(h) * p.q_head;
   };
   auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
 
-  load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, p.nk);
-  load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, p.nk);
+  const SwizzledRows<D> layout;
+  load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, nk, layout, HD);
+  load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, nk, layout, HD);
   if (steps > 0) {
-    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), p.nq);
-    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), p.nq);
+    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
+    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
   }
   cp_async_commit();
   float acc_dk[1][D / 8][4], acc_dv[1][D / 8][4];
@@ -80,8 +86,10 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
     const int stage = step & 1;
     if (step + 1 < steps) {
       const int64_t next = q_offset(step + 1);
-      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), p.nq);
-      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), p.nq);
+      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), nq, layout,
+                                      HD);
+      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), nq,
+                                      layout, HD);
       cp_async_commit();
     }
     const T* tile_q = s_q + stage * BQ * D;
@@ -111,14 +119,15 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
     }
   }
   // Each warp stages through the K and V rows only it read.
-  store_rows<D, T>(acc_dk[0], p.scale, s_k, warp * 16, dk + kv_base, p.kv_row, key_row0, p.nk);
-  store_rows<D, T>(acc_dv[0], 1.0f, s_v, warp * 16, dv + kv_base, p.kv_row, key_row0, p.nk);
+  store_rows<D, T>(acc_dk[0], p.scale, s_k, warp * 16, dk + kv_base, p.kv_row, key_row0, nk, HD);
+  store_rows<D, T>(acc_dv[0], 1.0f, s_v, warp * 16, dv + kv_base, p.kv_row, key_row0, nk, HD);
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
-__global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     queries_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                    const T* __restrict__ dout, T* __restrict__ dq) {
+  constexpr int D = tile_dim(HD);
   constexpr int WARPS = BackwardTile<D>::WARPS, BN = BackwardTile<D>::BN;
   constexpr int THREADS = WARPS * 32, BM = WARPS * 16;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
@@ -133,19 +142,22 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
   const int hk = h / (p.heads / p.kv_heads);
   const int m0 = m_tile * BM;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int offset = p.nk - p.nq;
-  const int64_t q_base = b * p.q_batch + static_cast<int64_t>(h) * D;
-  const T* k_head = k + b * p.kv_batch + static_cast<int64_t>(hk) * D;
-  const T* v_head = v + b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const BackwardRows rows = backward_rows(p, b);
+  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  if (m0 >= nq) return;  // a shorter sequence of a varlen batch
+  const int64_t q_base = rows.q + static_cast<int64_t>(h) * p.q_head;
+  const T* k_head = k + rows.kv + static_cast<int64_t>(hk) * p.k_head;
+  const T* v_head = v + rows.kv + static_cast<int64_t>(hk) * p.k_head;
 
-  const int key_end = CAUSAL ? min(p.nk, m0 + BM + offset) : p.nk;
+  const int key_end = CAUSAL ? min(nk, m0 + BM + offset) : nk;
   const int n_tiles = key_end > 0 ? (key_end + BN - 1) / BN : 0;
 
-  load_tile_async<BM, D, THREADS>(s_q, q + q_base, p.q_row, m0, p.nq);
-  load_tile_async<BM, D, THREADS>(s_do, dout + q_base, p.q_row, m0, p.nq);
+  const SwizzledRows<D> layout;
+  load_tile_async<BM, D, THREADS>(s_q, q + q_base, p.q_row, m0, nq, layout, HD);
+  load_tile_async<BM, D, THREADS>(s_do, dout + q_base, p.q_row, m0, nq, layout, HD);
   if (n_tiles > 0) {
-    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, p.nk);
-    load_tile_async<BN, D, THREADS>(s_v, v_head, p.kv_row, 0, p.nk);
+    load_tile_async<BN, D, THREADS>(s_k, k_head, p.kv_row, 0, nk, layout, HD);
+    load_tile_async<BN, D, THREADS>(s_v, v_head, p.kv_row, 0, nk, layout, HD);
   }
   cp_async_commit();
   const HalfScore hs = half_score(p, b, h, ALIBI);
@@ -161,8 +173,8 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
   for (int t = 0; t < n_tiles; t++) {
     const int stage = t & 1;
     if (t + 1 < n_tiles) {
-      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, p.nk);
-      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.kv_row, (t + 1) * BN, p.nk);
+      load_tile_async<BN, D, THREADS>(s_k + (stage ^ 1) * BN * D, k_head, p.kv_row, (t + 1) * BN, nk, layout, HD);
+      load_tile_async<BN, D, THREADS>(s_v + (stage ^ 1) * BN * D, v_head, p.kv_row, (t + 1) * BN, nk, layout, HD);
       cp_async_commit();
     }
     const T* tile_k = s_k + stage * BN * D;
@@ -187,17 +199,18 @@ __global__ void __launch_bounds__(BackwardTile<D>::WARPS * 32)
       __syncthreads();
     }
   }
-  store_rows<D, T>(acc[0], p.scale, s_q, warp * 16, dq + q_base, p.q_row, row0, p.nq);
+  store_rows<D, T>(acc[0], p.scale, s_q, warp * 16, dq + q_base, p.q_row, row0, nq, HD);
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 int launch_backward(const Problem& p, const Gradients& g, cudaStream_t stream) {
+  constexpr int D = tile_dim(HD);
   constexpr int WARPS = BackwardTile<D>::WARPS, BN = BackwardTile<D>::BN;
   constexpr int BM = WARPS * 16;
   constexpr int SMEM = (2 * BM * D + 4 * BN * D) * static_cast<int>(sizeof(T));
   const char* op = "sigmoid_backward";
-  auto keys = keys_kernel<T, D, CAUSAL, ALIBI>;
-  auto queries = queries_kernel<T, D, CAUSAL, ALIBI>;
+  auto keys = keys_kernel<T, HD, CAUSAL, ALIBI>;
+  auto queries = queries_kernel<T, HD, CAUSAL, ALIBI>;
   SIG_CUDA_CHECK(op, cudaFuncSetAttribute(keys, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   SIG_CUDA_CHECK(op, cudaFuncSetAttribute(queries, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   keys<<<dim3((p.nk + BM - 1) / BM, p.kv_heads, p.batch), WARPS * 32, SMEM, stream>>>(
@@ -215,9 +228,9 @@ struct Backward {
   const Problem& p;
   const Gradients& g;
   cudaStream_t stream;
-  template <typename T, int D, bool CAUSAL, bool ALIBI>
+  template <typename T, int HD, bool CAUSAL, bool ALIBI>
   int run() const {
-    return launch_backward<T, D, CAUSAL, ALIBI>(p, g, stream);
+    return launch_backward<T, HD, CAUSAL, ALIBI>(p, g, stream);
   }
 };
 
@@ -225,23 +238,41 @@ struct Backward {
 
 namespace flash_sigmoid {
 
-static int backward(bool allow_wgmma, int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
-                    uint64_t dk, uint64_t dv, uint64_t dq_workspace, int batch, int heads, int kv_heads, int nq, int nk,
-                    int head_dim, float scale, float bias, int causal, uint64_t alibi_slopes, int slopes_batch_stride,
-                    int deterministic, uint64_t stream) {
-  const char* op = "sigmoid_backward";
+// Packed variable-length sequences of a backward call: the offsets (device, int32) and the query rows.
+struct Varlen {
+  uint64_t cu_q, cu_k;
+  int total_q;
+};
+
+static int backward(const char* op, bool allow_wgmma, int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout,
+                    uint64_t dq, uint64_t dk, uint64_t dv, uint64_t dq_workspace, int batch, int heads, int kv_heads,
+                    int nq, int nk, int head_dim, float scale, float bias, int causal, uint64_t alibi_slopes,
+                    int slopes_batch_stride, int deterministic, uint64_t stream, const Varlen* varlen = nullptr) {
   Problem p;
   SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
-                         slopes_batch_stride, &p));
+                         slopes_batch_stride, &p, BackwardHeadDims::contains, "32, 64, 96 or 128"));
   const Gradients g{q, k, v, dout, dq, dk, dv};
   const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv", "dq_workspace"};
   const uint64_t handles[] = {q, k, v, dout, dq, dk, dv, dq_workspace};
   for (int i = 0; i < (deterministic ? 7 : 8); i++) SIG_CHECK(check_pointer(op, names[i], handles[i]));
+  int64_t dq_elements = p.q_batch * p.batch;
+  if (varlen != nullptr) {
+    if (varlen->cu_q == 0 || varlen->cu_k == 0 || varlen->cu_q % 4 != 0 || varlen->cu_k % 4 != 0) {
+      return fail(AZ_INVALID, op, "cu_seqlens_q (0x%llx) and cu_seqlens_k (0x%llx) must be non-null and 4-byte aligned",
+                  (unsigned long long)varlen->cu_q, (unsigned long long)varlen->cu_k);
+    }
+    if (varlen->total_q < 1) return fail(AZ_INVALID, op, "total_q %d must be positive", varlen->total_q);
+    p.cu_q = reinterpret_cast<const int*>(varlen->cu_q);
+    p.cu_k = reinterpret_cast<const int*>(varlen->cu_k);
+    dq_elements = static_cast<int64_t>(varlen->total_q) * p.q_row;
+  }
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
-  if (deterministic) return dispatch_variant(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
+  if (deterministic) {
+    return dispatch_variant<BackwardHeadDims>(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
+  }
   int major = 0;
   if (allow_wgmma) SIG_CHECK(capability_major(op, &major));
-  return backward_fused(p, dtype, head_dim, causal != 0, g, dq_workspace, major == 9, s);
+  return backward_fused(p, dtype, head_dim, causal != 0, g, dq_workspace, dq_elements, major == 9, s);
 }
 
 }  // namespace flash_sigmoid
@@ -249,7 +280,7 @@ static int backward(bool allow_wgmma, int dtype, uint64_t q, uint64_t k, uint64_
 /**
  * Sigmoid attention backward: dq, dk, dv from q, k, v and dout (the gradient of o), with the
  * forward's layouts and arguments; dq is [batch, nq, heads, head_dim], dk/dv [batch, nk, kv_heads,
- * head_dim] (summed over each kv head's query heads); head_dim 64 or 128. `deterministic` != 0 runs
+ * head_dim] (summed over each kv head's query heads); head_dim 32, 64, 96 or 128. `deterministic` != 0 runs
  * the two-pass kernels (bit-reproducible; `dq_workspace` unused, may be 0); 0 runs the single pass
  * (wgmma on compute capability 9.x, mma.sync elsewhere), which needs `dq_workspace`: f32,
  * batch·nq·heads·head_dim elements, 16-byte aligned, owned by the caller (the TypeScript side takes
@@ -261,7 +292,7 @@ AZ_API int attnzoo_sigmoid_backward(int dtype, uint64_t q, uint64_t k, uint64_t 
                                     int kv_heads, int nq, int nk, int head_dim, float scale, float bias, int causal,
                                     uint64_t alibi_slopes, int slopes_batch_stride, int deterministic,
                                     uint64_t stream) {
-  return flash_sigmoid::backward(true, dtype, q, k, v, dout, dq, dk, dv, dq_workspace, batch, heads, kv_heads, nq, nk,
+  return flash_sigmoid::backward("sigmoid_backward", true, dtype, q, k, v, dout, dq, dk, dv, dq_workspace, batch, heads, kv_heads, nq, nk,
                                  head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, deterministic,
                                  stream);
 }
@@ -272,7 +303,40 @@ AZ_API int attnzoo_sigmoid_backward_mma(int dtype, uint64_t q, uint64_t k, uint6
                                         int kv_heads, int nq, int nk, int head_dim, float scale, float bias,
                                         int causal, uint64_t alibi_slopes, int slopes_batch_stride, int deterministic,
                                         uint64_t stream) {
-  return flash_sigmoid::backward(false, dtype, q, k, v, dout, dq, dk, dv, dq_workspace, batch, heads, kv_heads, nq,
+  return flash_sigmoid::backward("sigmoid_backward", false, dtype, q, k, v, dout, dq, dk, dv, dq_workspace, batch, heads, kv_heads, nq,
                                  nk, head_dim, scale, bias, causal, alibi_slopes, slopes_batch_stride, deterministic,
                                  stream);
+}
+
+/**
+ * attnzoo_sigmoid_backward for variable-length batches (the gradient of attnzoo_sigmoid_forward_varlen):
+ * q, dout, dq packed [total_q, heads, head_dim], k, v, dk, dv packed [total_k, kv_heads, head_dim];
+ * cu_seqlens_q / cu_seqlens_k int32 device offsets of batch + 1 entries, max_seqlen_q / max_seqlen_k
+ * bound every sequence, total_q = cu_seqlens_q[batch] (sizes the dQ workspace: total_q·heads·head_dim
+ * floats). Each sequence is its own problem, as in the forward. Other arguments as attnzoo_sigmoid_backward.
+ */
+AZ_API int attnzoo_sigmoid_backward_varlen(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout, uint64_t dq,
+                                           uint64_t dk, uint64_t dv, uint64_t dq_workspace, uint64_t cu_seqlens_q,
+                                           uint64_t cu_seqlens_k, int batch, int heads, int kv_heads, int total_q,
+                                           int max_seqlen_q, int max_seqlen_k, int head_dim, float scale, float bias,
+                                           int causal, uint64_t alibi_slopes, int slopes_batch_stride,
+                                           int deterministic, uint64_t stream) {
+  const flash_sigmoid::Varlen varlen{cu_seqlens_q, cu_seqlens_k, total_q};
+  return flash_sigmoid::backward("sigmoid_backward_varlen", true, dtype, q, k, v, dout, dq, dk, dv, dq_workspace,
+                                 batch, heads, kv_heads, max_seqlen_q, max_seqlen_k, head_dim, scale, bias, causal,
+                                 alibi_slopes, slopes_batch_stride, deterministic, stream, &varlen);
+}
+
+/** attnzoo_sigmoid_backward_varlen with the single pass on mma.sync on every device (tests, benchmarks). */
+AZ_API int attnzoo_sigmoid_backward_varlen_mma(int dtype, uint64_t q, uint64_t k, uint64_t v, uint64_t dout,
+                                               uint64_t dq, uint64_t dk, uint64_t dv, uint64_t dq_workspace,
+                                               uint64_t cu_seqlens_q, uint64_t cu_seqlens_k, int batch, int heads,
+                                               int kv_heads, int total_q, int max_seqlen_q, int max_seqlen_k,
+                                               int head_dim, float scale, float bias, int causal,
+                                               uint64_t alibi_slopes, int slopes_batch_stride, int deterministic,
+                                               uint64_t stream) {
+  const flash_sigmoid::Varlen varlen{cu_seqlens_q, cu_seqlens_k, total_q};
+  return flash_sigmoid::backward("sigmoid_backward_varlen", false, dtype, q, k, v, dout, dq, dk, dv, dq_workspace,
+                                 batch, heads, kv_heads, max_seqlen_q, max_seqlen_k, head_dim, scale, bias, causal,
+                                 alibi_slopes, slopes_batch_stride, deterministic, stream, &varlen);
 }

@@ -10,6 +10,7 @@
 
 #include "_backward.cuh"
 #include "_dispatch.cuh"
+#include "_forward.cuh"
 #include "_mma_tile.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
@@ -88,9 +89,10 @@ __device__ __forceinline__ void mma_blocks_by_rows(float (&acc)[MT][ROWS / 8][4]
 
 // One warp's share of a query tile's dQ: rows [16·row_block, +16) × columns [col0, col0 + SLICE) of
 // dS (ldmatrix.trans of the stored dSᵀ) · K, added into dq_rows (the tile's first row, column col0).
+// Columns from `cols` on (the padding of d 32 / 96) are not added.
 template <typename T, int D, int BQ, int BK, int SLICE>
 __device__ __forceinline__ void add_dq(const T* s_ds, const T* s_k, int row_block, int col0, float* dq_rows,
-                                       int64_t row_stride, int valid_rows) {
+                                       int64_t row_stride, int valid_rows, int cols) {
   const int lane = static_cast<int>(threadIdx.x) & 31;
   float acc[SLICE / 8][4];
   zero(acc);
@@ -111,15 +113,18 @@ __device__ __forceinline__ void add_dq(const T* s_ds, const T* s_k, int row_bloc
   float* dst = dq_rows + col0 + 2 * (lane & 3);
 #pragma unroll
   for (int n = 0; n < SLICE / 8; n++) {
+    if (col0 + n * 8 >= cols) break;
     if (row < valid_rows) add_pair(dst + row * row_stride + n * 8, acc[n][0], acc[n][1]);
     if (row + 8 < valid_rows) add_pair(dst + (row + 8) * row_stride + n * 8, acc[n][2], acc[n][3]);
   }
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
-__global__ void __launch_bounds__(FusedTile<D>::WARPS * 32, 1)
+// HD: the head dim; the tiles are D = tile_dim(HD) wide.
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
+__global__ void __launch_bounds__(FusedTile<tile_dim(HD)>::WARPS * 32, 1)
     fused_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                  const T* __restrict__ dout, float* __restrict__ dq_sum, T* __restrict__ dk, T* __restrict__ dv) {
+  constexpr int D = tile_dim(HD);
   using Tile = FusedTile<D>;
   constexpr int BQ = Tile::BQ, BK = Tile::BK, THREADS = Tile::WARPS * 32;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
@@ -135,17 +140,19 @@ __global__ void __launch_bounds__(FusedTile<D>::WARPS * 32, 1)
   const int k0 = static_cast<int>(blockIdx.x) * BK;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int offset = p.nk - p.nq;
-  const int64_t kv_base = b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const BackwardRows rows = backward_rows(p, b);
+  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  if (k0 >= nk) return;  // a shorter sequence of a varlen batch
+  const int64_t kv_base = rows.kv + static_cast<int64_t>(hk) * p.k_head;
 
   // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
   const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
   const int q_tile0 = first_query / BQ;
-  const int q_tiles = first_query < p.nq ? (p.nq + BQ - 1) / BQ - q_tile0 : 0;
+  const int q_tiles = first_query < nq ? (nq + BQ - 1) / BQ - q_tile0 : 0;
   const int steps = q_tiles * group;
   auto q_offset = [&](int step) {
     const int h = hk * group + step / q_tiles;
-    return b * p.q_batch + static_cast<int64_t>(h) * D;
+    return rows.q + static_cast<int64_t>(h) * p.q_head;
   };
   auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
   // This warp's share of dQ: query rows [16·row_block, +16) of the tile, columns [col0, col0 + SLICE).
@@ -154,14 +161,15 @@ __global__ void __launch_bounds__(FusedTile<D>::WARPS * 32, 1)
   auto dq_of_step = [&](int step) {
     const int i0 = q_row0(step);
     add_dq<T, D, BQ, BK, Tile::SLICE>(s_ds + (step & 1) * BK * BQ, s_k, row_block, col0,
-                                      dq_sum + q_offset(step) + i0 * p.q_row, p.q_row, p.nq - i0);
+                                      dq_sum + q_offset(step) + i0 * p.q_row, p.q_row, nq - i0, HD);
   };
 
-  load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, p.nk);
-  load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, p.nk);
+  const SwizzledRows<D> layout;
+  load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, nk, layout, HD);
+  load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, nk, layout, HD);
   if (steps > 0) {
-    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), p.nq);
-    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), p.nq);
+    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
+    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
   }
   cp_async_commit();
   constexpr int MT = Tile::KEY_BLOCKS;
@@ -181,8 +189,10 @@ __global__ void __launch_bounds__(FusedTile<D>::WARPS * 32, 1)
     __syncthreads();
     if (step + 1 < steps) {
       const int64_t next = q_offset(step + 1);
-      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), p.nq);
-      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), p.nq);
+      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), nq, layout,
+                                      HD);
+      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), nq,
+                                      layout, HD);
       cp_async_commit();
     }
     if (step > 0) dq_of_step(step - 1);
@@ -239,8 +249,8 @@ __global__ void __launch_bounds__(FusedTile<D>::WARPS * 32, 1)
 #pragma unroll
   for (int m = 0; m < MT; m++) {
     const int row = warp_row0 + 16 * m;
-    store_rows<D, T>(acc_dk[m], p.scale, s_k, row, dk + kv_base, p.kv_row, k0 + row, p.nk);
-    store_rows<D, T>(acc_dv[m], 1.0f, s_v, row, dv + kv_base, p.kv_row, k0 + row, p.nk);
+    store_rows<D, T>(acc_dk[m], p.scale, s_k, row, dk + kv_base, p.kv_row, k0 + row, nk, HD);
+    store_rows<D, T>(acc_dv[m], 1.0f, s_v, row, dv + kv_base, p.kv_row, k0 + row, nk, HD);
   }
 }
 
@@ -254,11 +264,11 @@ __global__ void round_dq_kernel(const float4* __restrict__ dq_sum, uint2* __rest
   }
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 int launch_fused(const Problem& p, const Gradients& g, float* dq_sum, cudaStream_t stream) {
-  using Tile = FusedTile<D>;
+  using Tile = FusedTile<tile_dim(HD)>;
   constexpr int SMEM = Tile::SMEM_ELEMENTS * static_cast<int>(sizeof(T));
-  auto kernel = fused_kernel<T, D, CAUSAL, ALIBI>;
+  auto kernel = fused_kernel<T, HD, CAUSAL, ALIBI>;
   SIG_CUDA_CHECK("sigmoid_backward",
                  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   kernel<<<dim3((p.nk + Tile::BK - 1) / Tile::BK, p.kv_heads, p.batch), Tile::WARPS * 32, SMEM, stream>>>(
@@ -274,22 +284,22 @@ struct FusedBackward {
   const Gradients& g;
   float* dq_sum;
   cudaStream_t stream;
-  template <typename T, int D, bool CAUSAL, bool ALIBI>
+  template <typename T, int HD, bool CAUSAL, bool ALIBI>
   int run() const {
-    return launch_fused<T, D, CAUSAL, ALIBI>(p, g, dq_sum, stream);
+    return launch_fused<T, HD, CAUSAL, ALIBI>(p, g, dq_sum, stream);
   }
 };
 
 int backward_fused(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, uint64_t dq_workspace,
-                   bool wgmma, cudaStream_t stream) {
+                   int64_t dq_elements, bool wgmma, cudaStream_t stream) {
   const char* op = "sigmoid_backward";
-  const int64_t elements = p.q_batch * p.batch;
+  const int64_t elements = dq_elements;
   float* dq_sum = az_ptr<float>(dq_workspace);
   SIG_CUDA_CHECK(op, cudaMemsetAsync(dq_sum, 0, elements * sizeof(float), stream));
   SIG_CHECK(wgmma ? backward_sm90(p, dtype, head_dim, causal, g, dq_sum, stream)
-                  : dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr,
-                                     FusedBackward{p, g, dq_sum, stream}));
-  const int64_t quads = elements / 4;  // d is a multiple of 64
+                  : dispatch_variant<BackwardHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
+                                                       FusedBackward{p, g, dq_sum, stream}));
+  const int64_t quads = elements / 4;  // heads · d is a multiple of 32
   const int blocks = static_cast<int>(std::min<int64_t>((quads + 255) / 256, 4096));
   if (dtype == AZ_BF16) {
     round_dq_kernel<__nv_bfloat16><<<blocks, 256, 0, stream>>>(reinterpret_cast<const float4*>(dq_sum),

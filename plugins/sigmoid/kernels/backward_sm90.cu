@@ -10,6 +10,7 @@
 
 #include "_backward.cuh"
 #include "_dispatch.cuh"
+#include "_forward.cuh"
 #include "_score.cuh"
 #include "_status.cuh"
 #include "_wgmma.cuh"
@@ -18,32 +19,28 @@ namespace flash_sigmoid {
 
 using namespace attnzoo::mma;
 
-// dev/build_variant.sh overrides it to compare builds (NOTES.md).
-#ifndef SIG_SM90_BQ_D64
-#define SIG_SM90_BQ_D64 128
-#endif
-
 // BQ queries per step: the accumulators of a thread are Sᵀ and dPᵀ (BQ/2 each), dK and dV (D/2 each)
 // and dQ (32), so d 64 affords 128 queries (wider wgmma, half the steps) and d 128 takes 64. dQ's BQ × D
 // tile is two 64 × 64 blocks, one per warpgroup: split by rows at d 64, by columns at d 128. The
-// previous tile's dQ product runs during the weights only where its 32 accumulators fit beside Sᵀ, dPᵀ,
-// dK and dV (BQ + D ≤ 128; otherwise ptxas spills), else it is issued with dV and dK.
+// previous tile's dQ product is issued with dV and dK: issued before the weights, its 32 accumulators
+// live beside Sᵀ, dPᵀ, dK and dV made ptxas spill 264 bytes at d 64.
 template <int D>
 struct Sm90BackwardTile {
   static constexpr int BK = 128, THREADS = 256;
-  static constexpr int BQ = D == 64 ? SIG_SM90_BQ_D64 : 64;
-  static constexpr bool DQ_DURING_WEIGHTS = BQ + D <= 128;
+  static constexpr int BQ = D == 64 ? 128 : 64;
   static constexpr int DQ_ROW_PANELS = BQ / 64;
   static_assert(DQ_ROW_PANELS * (D / 64) == 2, "dQ must split into one 64 × 64 block per warpgroup");
   static constexpr int SMEM_BYTES = (2 * BK * D + 4 * BQ * D + 2 * BK * BQ) * 2;
 };
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+// HD: the head dim; the tiles are D = tile_dim(HD) wide.
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 __global__ void __launch_bounds__(256, 1)
     backward_sm90_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                          const T* __restrict__ dout, float* __restrict__ dq_sum, T* __restrict__ dk,
                          T* __restrict__ dv) {
 #ifdef SIG_WGMMA
+  constexpr int D = tile_dim(HD);
   using Tile = Sm90BackwardTile<D>;
   constexpr int BQ = Tile::BQ, BK = Tile::BK, THREADS = Tile::THREADS;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
@@ -60,17 +57,19 @@ __global__ void __launch_bounds__(256, 1)
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int wg = warp >> 2;
-  const int offset = p.nk - p.nq;
-  const int64_t kv_base = b * p.kv_batch + static_cast<int64_t>(hk) * D;
+  const BackwardRows rows = backward_rows(p, b);
+  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  if (k0 >= nk) return;  // a shorter sequence of a varlen batch
+  const int64_t kv_base = rows.kv + static_cast<int64_t>(hk) * p.k_head;
 
   // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
   const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
   const int q_tile0 = first_query / BQ;
-  const int q_tiles = first_query < p.nq ? (p.nq + BQ - 1) / BQ - q_tile0 : 0;
+  const int q_tiles = first_query < nq ? (nq + BQ - 1) / BQ - q_tile0 : 0;
   const int steps = q_tiles * group;
   auto q_offset = [&](int step) {
     const int h = hk * group + step / q_tiles;
-    return b * p.q_batch + static_cast<int64_t>(h) * D;
+    return rows.q + static_cast<int64_t>(h) * p.q_head;
   };
   auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
 
@@ -91,19 +90,20 @@ __global__ void __launch_bounds__(256, 1)
     const int i0 = q_row0(step) + 64 * dq_rows;
     const int row = (warp & 3) * 16 + (lane >> 2);
     float* dst = dq_sum + q_offset(step) + static_cast<int64_t>(i0) * p.q_row + 64 * dq_cols + 2 * (lane & 3);
-    const int valid_rows = p.nq - i0;
+    const int valid_rows = nq - i0;
 #pragma unroll
     for (int n = 0; n < 8; n++) {
+      if (64 * dq_cols + n * 8 >= HD) break;  // padding columns of d 32 / 96
       if (row < valid_rows) add_pair(dst + row * p.q_row + n * 8, dq[4 * n], dq[4 * n + 1]);
       if (row + 8 < valid_rows) add_pair(dst + (row + 8) * p.q_row + n * 8, dq[4 * n + 2], dq[4 * n + 3]);
     }
   };
 
-  load_tile_wgmma<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, p.nk);
-  load_tile_wgmma<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, p.nk);
+  load_tile_wgmma<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, nk, HD);
+  load_tile_wgmma<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, nk, HD);
   if (steps > 0) {
-    load_tile_wgmma<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), p.nq);
-    load_tile_wgmma<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), p.nq);
+    load_tile_wgmma<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), nq, HD);
+    load_tile_wgmma<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, HD);
   }
   cp_async_commit();
   float acc_dk[D / 2], acc_dv[D / 2];
@@ -123,8 +123,8 @@ __global__ void __launch_bounds__(256, 1)
     __syncthreads();
     if (step + 1 < steps) {
       const int64_t next = q_offset(step + 1);
-      load_tile_wgmma<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), p.nq);
-      load_tile_wgmma<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), p.nq);
+      load_tile_wgmma<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), nq, HD);
+      load_tile_wgmma<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), nq, HD);
       cp_async_commit();
     }
     const T* tile_q = s_q + stage * BQ * D;
@@ -142,12 +142,7 @@ __global__ void __launch_bounds__(256, 1)
       wgmma_ss<BQ, T>(ds_flat, k_major<BK>(s_v, wg * 64, kk), k_major<BQ>(tile_do, 0, kk), kk > 0);
     }
     wgmma_commit();
-    if constexpr (WITH_DQ && Tile::DQ_DURING_WEIGHTS) {
-      issue_dq(step - 1);
-      wgmma_wait<1>();
-    } else {
-      wgmma_wait<0>();
-    }
+    wgmma_wait<0>();
     pin(w_flat);
     pin(ds_flat);
 
@@ -167,7 +162,7 @@ __global__ void __launch_bounds__(256, 1)
     pin(acc_dv);
     pin(acc_dk);
     wgmma_fence();
-    if constexpr (WITH_DQ && !Tile::DQ_DURING_WEIGHTS) issue_dq(step - 1);
+    if constexpr (WITH_DQ) issue_dq(step - 1);
 #pragma unroll
     for (int kk = 0; kk < BQ / 16; kk++) wgmma_rs<D, T>(acc_dv, pf[kk], mn_major<BQ>(tile_do, 0, kk));
 #pragma unroll
@@ -210,18 +205,18 @@ __global__ void __launch_bounds__(256, 1)
   // (which read all of K) are done.
   __syncthreads();
   store_rows<D, T>(reinterpret_cast<const float(&)[D / 8][4]>(acc_dk), p.scale, s_k, key_row, dk + kv_base, p.kv_row,
-                   k0 + key_row, p.nk);
+                   k0 + key_row, nk, HD);
   store_rows<D, T>(reinterpret_cast<const float(&)[D / 8][4]>(acc_dv), 1.0f, s_v, key_row, dv + kv_base, p.kv_row,
-                   k0 + key_row, p.nk);
+                   k0 + key_row, nk, HD);
 #else
   __trap();  // the sm_80 image is never launched: backward_sm90 is chosen on 9.x only
 #endif
 }
 
-template <typename T, int D, bool CAUSAL, bool ALIBI>
+template <typename T, int HD, bool CAUSAL, bool ALIBI>
 int launch_backward_sm90(const Problem& p, const Gradients& g, float* dq_sum, cudaStream_t stream) {
-  using Tile = Sm90BackwardTile<D>;
-  auto kernel = backward_sm90_kernel<T, D, CAUSAL, ALIBI>;
+  using Tile = Sm90BackwardTile<tile_dim(HD)>;
+  auto kernel = backward_sm90_kernel<T, HD, CAUSAL, ALIBI>;
   SIG_CUDA_CHECK("sigmoid_backward",
                  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tile::SMEM_BYTES));
   kernel<<<dim3((p.nk + Tile::BK - 1) / Tile::BK, p.kv_heads, p.batch), Tile::THREADS, Tile::SMEM_BYTES, stream>>>(
@@ -236,15 +231,16 @@ struct Sm90Backward {
   const Gradients& g;
   float* dq_sum;
   cudaStream_t stream;
-  template <typename T, int D, bool CAUSAL, bool ALIBI>
+  template <typename T, int HD, bool CAUSAL, bool ALIBI>
   int run() const {
-    return launch_backward_sm90<T, D, CAUSAL, ALIBI>(p, g, dq_sum, stream);
+    return launch_backward_sm90<T, HD, CAUSAL, ALIBI>(p, g, dq_sum, stream);
   }
 };
 
 int backward_sm90(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, float* dq_sum,
                   cudaStream_t stream) {
-  return dispatch_variant(dtype, head_dim, causal, p.slopes != nullptr, Sm90Backward{p, g, dq_sum, stream});
+  return dispatch_variant<BackwardHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
+                                            Sm90Backward{p, g, dq_sum, stream});
 }
 
 }  // namespace flash_sigmoid

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a tile variant of the single-pass backward: backward_fused.cu and backward_sm90.cu recompiled
-# with the nvcc flags given (e.g. -DSIG_FUSED_BQ_D64=128, -DSIG_SM90_BQ_D64=64) and linked with the
+# with the nvcc flags given (e.g. -DSIG_FUSED_BQ_D64=128) and linked with the
 # other objects of a dev/build.sh output.
 # Usage: build_variant.sh MAIN_BUILD_DIR OUT_DIR FLAGS...
 set -euo pipefail

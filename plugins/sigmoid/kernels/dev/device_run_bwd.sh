@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One device call for the backward (nvidia-h100-x1): builds the library and tile variants of the
-# single pass (flags per variant as arguments, e.g. "-DSIG_SM90_BQ_D64=64"), runs the sanitizer driver
-# under memcheck and racecheck, the correctness grid (every backward mode) and the backward timing of
-# every build against SDPA-flash in the same process. Logs in $OUT, a summary on stdout.
+# single pass (flags per variant as arguments, e.g. "-DSIG_FUSED_BQ_D64=64"), runs the sanitizer driver
+# under memcheck and racecheck, the correctness grids (uniform and varlen, every backward mode) and the
+# backward timing of every build against SDPA-flash in the same process. Logs in $OUT, a summary on stdout.
 set -uo pipefail
 cd "$(dirname "$0")"
 export PYTHONUNBUFFERED=1
@@ -26,4 +26,7 @@ done
 python3 harness.py check "${libs[0]}" >"$OUT/check.log" 2>&1
 echo "check rc=$?"
 grep -v '^ok' "$OUT/check.log" | tail -40
+python3 harness.py check_varlen "${libs[0]}" >"$OUT/check_varlen.log" 2>&1
+echo "check_varlen rc=$?"
+grep -v '^ok' "$OUT/check_varlen.log" | tail -40
 python3 harness.py variants "${libs[@]}" 2>&1 | tee "$OUT/variants.log" | tail -24

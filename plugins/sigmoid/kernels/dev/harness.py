@@ -47,6 +47,10 @@ class Library:
             fn.restype = i32
         lib.attnzoo_sigmoid_forward_varlen.argtypes = [i32] + [u64] * 6 + [i32] * 6 + [f32, f32, i32, u64, i32, u64]
         lib.attnzoo_sigmoid_forward_varlen.restype = i32
+        for name in ("attnzoo_sigmoid_backward_varlen", "attnzoo_sigmoid_backward_varlen_mma"):
+            fn = getattr(lib, name)
+            fn.argtypes = [i32] + [u64] * 10 + [i32] * 7 + [f32, f32, i32, u64, i32, i32, u64]
+            fn.restype = i32
         lib.attnzoo_sigmoid_last_error.argtypes = [ctypes.c_char_p, i32]
         lib.attnzoo_sigmoid_last_error.restype = i32
         self.lib = lib
@@ -111,6 +115,22 @@ class Library:
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), cu_q.data_ptr(), cu_k.data_ptr(),
             cu_q.numel() - 1, h, hkv, max_q, max_k, d, scale, bias, int(causal),
             0 if slopes is None else slopes.data_ptr(), slopes_batch_stride, stream))
+
+
+    def backward_varlen(self, q, k, v, do, dq, dk, dv, cu_q, cu_k, max_q, max_k, scale, bias, causal, slopes=None,
+                        slopes_batch_stride=0, deterministic=False, mma=False):
+        """Packed layouts as forward_varlen; dq/do like q, dk/dv like k."""
+        total_q, h, d = q.shape
+        hkv = k.shape[1]
+        if self.workspace.numel() < q.numel():
+            self.workspace = torch.empty(q.numel(), dtype=torch.float32, device="cuda")
+        fn = self.lib.attnzoo_sigmoid_backward_varlen_mma if mma else self.lib.attnzoo_sigmoid_backward_varlen
+        stream = torch.cuda.current_stream().cuda_stream
+        self._check(fn(
+            DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr(), dq.data_ptr(), dk.data_ptr(),
+            dv.data_ptr(), self.workspace.data_ptr(), cu_q.data_ptr(), cu_k.data_ptr(), cu_q.numel() - 1, h, hkv,
+            total_q, max_q, max_k, d, scale, bias, int(causal), 0 if slopes is None else slopes.data_ptr(),
+            slopes_batch_stride, int(deterministic), stream))
 
 
 def alibi_slopes(heads):
@@ -218,6 +238,8 @@ def check(lib):
         (1, 2, 1, 77, 77, 128),
         (3, 2, 2, 64, 1, 64),
         (1, 4, 4, 513, 1031, 128),
+        (2, 4, 2, 150, 150, 32),  # d 32 and 96: padded 64- and 128-wide tiles
+        (1, 6, 3, 200, 333, 96),
     ]
     biases = [-10.0, -math.log(4096), 0.0, 2.0]
     failures, total, worst = [], 0, {}
@@ -364,14 +386,16 @@ def check_strided(lib):
 
 
 def check_varlen(lib):
-    """The varlen forward on packed sequences against a float64 reference of each sequence alone:
-    ragged lengths, nq ≠ nk, a sequence with nk < nq (causal rows with no key), one with one query,
-    GQA, ALiBi (per head and per batch·head), head dims 64/96/128; 2× rule, bit-identical repeats."""
+    """The varlen forward and backward (its three modes) on packed sequences against a float64
+    reference of each sequence alone: ragged lengths, nq ≠ nk, a sequence with nk < nq (causal rows
+    with no key), one with one query, GQA, ALiBi (per head and per batch·head), head dims
+    32/64/96/128; 2× rule, bit-identical repeats (but the atomic dQ)."""
     torch.manual_seed(2)
     cases = [  # h, hkv, d, query lengths, key lengths
         (4, 4, 64, [128, 1, 77, 300], [128, 33, 200, 300]),
         (6, 2, 128, [5, 257, 40], [5, 513, 20]),
         (4, 1, 96, [64, 129], [1000, 129]),
+        (4, 2, 32, [300, 17], [150, 17]),
     ]
     failures, total, worst = [], 0, {}
     for dtype in (torch.bfloat16, torch.float16):
@@ -395,17 +419,21 @@ def check_varlen(lib):
                             else:
                                 slopes = alibi_slopes(h).cuda()
                                 slopes_bh = slopes.view(1, h).expand(b, h)
+                        do = torch.randn_like(q)
+                        q64, k64, v64 = (t.double().requires_grad_() for t in (q, k, v))
+                        ql, kl, vl = (t.clone().requires_grad_() for t in (q, k, v))
                         refs, lows = [], []
                         for i in range(b):
-                            qi = q[offsets_q[i]:offsets_q[i + 1]].unsqueeze(0)
-                            ki = k[offsets_k[i]:offsets_k[i + 1]].unsqueeze(0)
-                            vi = v[offsets_k[i]:offsets_k[i + 1]].unsqueeze(0)
+                            rq, rk = slice(offsets_q[i], offsets_q[i + 1]), slice(offsets_k[i], offsets_k[i + 1])
                             si = None if slopes_bh is None else slopes_bh[i:i + 1]
-                            refs.append(materialised(qi.double(), ki.double(), vi.double(), scale, bias, causal,
-                                                     None if si is None else si.double())[0])
-                            lows.append(materialised(qi, ki, vi, scale, bias, causal, None if si is None else si.float())[0])
+                            refs.append(materialised(q64[rq].unsqueeze(0), k64[rk].unsqueeze(0), v64[rk].unsqueeze(0),
+                                                     scale, bias, causal, None if si is None else si.double())[0])
+                            lows.append(materialised(ql[rq].unsqueeze(0), kl[rk].unsqueeze(0), vl[rk].unsqueeze(0),
+                                                     scale, bias, causal, None if si is None else si.float())[0])
                         ref, low = torch.cat(refs), torch.cat(lows)
-                        yard = rel_err(low, ref)
+                        ref.backward(do.double())
+                        low.backward(do)
+                        ref, low = ref.detach(), low.detach()
                         outs = []
                         for _ in range(2):
                             o = torch.full_like(q, float("nan"))
@@ -413,19 +441,37 @@ def check_varlen(lib):
                                                stride)
                             torch.cuda.synchronize()
                             outs.append(o)
-                        finite = bool(torch.isfinite(outs[0]).all())
-                        err = rel_err(outs[0], ref) if finite else float("inf")
-                        repeat = torch.equal(outs[0], outs[1])
-                        ok = finite and err <= 2 * yard + 1e-6 and repeat
+                        results = [("o", outs[0], ref, low, torch.equal(outs[0], outs[1]))]
+                        for mode, deterministic, mma in (("", False, False), ("/mma", False, True), ("/det", True, False)):
+                            grads = []
+                            for _ in range(2):
+                                dq, dk, dv = (torch.full_like(t, float("nan")) for t in (q, k, v))
+                                lib.workspace = torch.full((q.numel(),), float("nan"), device="cuda")
+                                lib.backward_varlen(q, k, v, do, dq, dk, dv, cu_q, cu_k, max(lq), max(lk), scale, bias,
+                                                    causal, slopes, stride, deterministic=deterministic, mma=mma)
+                                torch.cuda.synchronize()
+                                grads.append((dq, dk, dv))
+                            for j, (name, ref_t, low_t) in enumerate((("dq", q64.grad, ql.grad), ("dk", k64.grad, kl.grad),
+                                                                      ("dv", v64.grad, vl.grad))):
+                                repeat = torch.equal(grads[0][j], grads[1][j]) or (name == "dq" and not deterministic)
+                                results.append((name + mode, grads[0][j], ref_t, low_t, repeat))
+                        ok, cells = True, []
+                        for name, ours, ref_t, low_t, repeat in results:
+                            finite = bool(torch.isfinite(ours).all())
+                            err = rel_err(ours, ref_t) if finite else float("inf")
+                            yard = rel_err(low_t, ref_t)
+                            ok = ok and finite and err <= 2 * yard + 1e-6 and repeat
+                            cells.append(f"{name} {err:.2e}/{yard:.2e}" + ("" if repeat else " NOT REPEATABLE"))
+                            key = (str(dtype)[6:], name)
+                            worst[key] = max(worst.get(key, (0, 0)), (err / max(yard, 1e-30), err))
                         total += 1
                         tag = (f"{str(dtype)[6:]:8s} H{h}/{hkv} d{d} q{lq} k{lk} causal={int(causal)} "
                                f"alibi={int(alibi)}{'(bh)' if per_batch else ''} b={bias:+.2f}")
-                        print(f"{'ok  ' if ok else 'FAIL'} {tag} | o {err:.2e}/{yard:.2e}" + ("" if repeat else " NOT REPEATABLE"))
-                        worst[str(dtype)[6:]] = max(worst.get(str(dtype)[6:], (0, 0)), (err / max(yard, 1e-30), err))
+                        print(f"{'ok  ' if ok else 'FAIL'} {tag} | " + " ".join(cells))
                         if not ok:
                             failures.append(tag)
-    for dt, (ratio, e) in sorted(worst.items()):
-        print(f"worst {dt:8s} ratio {ratio:.3f} err {e:.2e}")
+    for (dt, name), (ratio, e) in sorted(worst.items()):
+        print(f"worst {dt:8s} {name:6s} ratio {ratio:.3f} err {e:.2e}")
     print(f"\n{total - len(failures)}/{total} varlen cases passed")
     for f in failures:
         print("FAILED:", f)

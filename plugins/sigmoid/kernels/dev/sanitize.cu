@@ -31,6 +31,12 @@ extern "C" int attnzoo_sigmoid_decode(int, uint64_t, uint64_t, uint64_t, uint64_
                                       int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern "C" int attnzoo_sigmoid_forward_varlen(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, int, int,
                                               int, int, int, int, float, float, int, uint64_t, int, uint64_t);
+extern "C" int attnzoo_sigmoid_backward_varlen(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                                               uint64_t, uint64_t, uint64_t, int, int, int, int, int, int, int, float,
+                                               float, int, uint64_t, int, int, uint64_t);
+extern "C" int attnzoo_sigmoid_backward_varlen_mma(int, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                                                   uint64_t, uint64_t, uint64_t, uint64_t, int, int, int, int, int, int,
+                                                   int, float, float, int, uint64_t, int, int, uint64_t);
 extern "C" int attnzoo_sigmoid_last_error(char*, int);
 
 static uint64_t random_tensor(size_t n, unsigned seed) {
@@ -118,7 +124,8 @@ int main() {
       for (uint64_t p : {q, k, v, o}) cudaFree(reinterpret_cast<void*>(p));
     }
   }
-  // Varlen: three packed sequences of (nq, nk) = (5, 5), (130, 200), (1, 33), causal and not.
+  // Varlen: three packed sequences of (nq, nk) = (5, 5), (130, 200), (1, 33), causal and not; forward
+  // and the backward's three modes (d 32 and 96 in padded tiles).
   {
     const int cu_q_host[4] = {0, 5, 135, 136}, cu_k_host[4] = {0, 5, 205, 238};
     void *cu_q = nullptr, *cu_k = nullptr;
@@ -126,22 +133,33 @@ int main() {
     cudaMalloc(&cu_k, sizeof(cu_k_host));
     cudaMemcpy(cu_q, cu_q_host, sizeof(cu_q_host), cudaMemcpyHostToDevice);
     cudaMemcpy(cu_k, cu_k_host, sizeof(cu_k_host), cudaMemcpyHostToDevice);
-    for (int d : {64, 96}) {
+    for (int d : {32, 64, 96, 128}) {
       const size_t nqe = static_cast<size_t>(136) * h * d, nke = static_cast<size_t>(238) * hkv * d;
       uint64_t q = random_tensor(nqe, 21), k = random_tensor(nke, 22), v = random_tensor(nke, 23);
-      uint64_t o = random_tensor(nqe, 24);
+      uint64_t o = random_tensor(nqe, 24), dout = random_tensor(nqe, 25), dq = random_tensor(nqe, 26);
+      uint64_t dk = random_tensor(nke, 27), dv = random_tensor(nke, 28);
+      void* workspace = nullptr;
+      cudaMalloc(&workspace, nqe * sizeof(float));
+      const uint64_t ws = reinterpret_cast<uint64_t>(workspace), cq = reinterpret_cast<uint64_t>(cu_q);
+      const uint64_t ck = reinterpret_cast<uint64_t>(cu_k), sl = reinterpret_cast<uint64_t>(slopes);
       int status = 0;
       for (int causal = 0; causal < 2; causal++) {
-        status |= attnzoo_sigmoid_forward_varlen(2, q, k, v, o, reinterpret_cast<uint64_t>(cu_q),
-                                                 reinterpret_cast<uint64_t>(cu_k), 3, h, hkv, 130, 200, d, 0.125f,
-                                                 -2.0f, causal, reinterpret_cast<uint64_t>(slopes), 0, 0);
+        status |= attnzoo_sigmoid_forward_varlen(2, q, k, v, o, cq, ck, 3, h, hkv, 130, 200, d, 0.125f, -2.0f, causal,
+                                                 sl, 0, 0);
+        for (int deterministic = 0; deterministic < 2; deterministic++) {
+          status |= attnzoo_sigmoid_backward_varlen(2, q, k, v, dout, dq, dk, dv, ws, cq, ck, 3, h, hkv, 136, 130, 200,
+                                                    d, 0.125f, -2.0f, causal, sl, 0, deterministic, 0);
+        }
+        status |= attnzoo_sigmoid_backward_varlen_mma(2, q, k, v, dout, dq, dk, dv, ws, cq, ck, 3, h, hkv, 136, 130,
+                                                      200, d, 0.125f, -2.0f, causal, sl, 0, 0, 0);
       }
       cudaError_t err = cudaDeviceSynchronize();
       char msg[512];
       attnzoo_sigmoid_last_error(msg, sizeof(msg));
       printf("varlen d=%d: status %d sync %s %s\n", d, status, cudaGetErrorString(err), status ? msg : "");
       failures += (status != 0) + (err != cudaSuccess);
-      for (uint64_t p : {q, k, v, o}) cudaFree(reinterpret_cast<void*>(p));
+      for (uint64_t p : {q, k, v, o, dout, dq, dk, dv}) cudaFree(reinterpret_cast<void*>(p));
+      cudaFree(workspace);
     }
     cudaFree(cu_q);
     cudaFree(cu_k);
