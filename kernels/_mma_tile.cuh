@@ -160,18 +160,18 @@ __device__ __forceinline__ void mma_regs_by_rows(float (&acc)[MT][ROWS / 8][4], 
   }
 }
 
-// acc (16 × D per block) += P (MT blocks of 16 × ROWS, A fragments in registers) · tile (ROWS × D):
-// P V, dS K, Pᵀ dO, dSᵀ Q.
-template <int MT, int ROWS, int D, typename T>
-__device__ __forceinline__ void mma_regs_by_tile(float (&acc)[MT][D / 8][4], const uint32_t (&p)[MT][ROWS / 16][4],
-                                                 const T* tile) {
+// acc (16 × COLS per block) += P (MT blocks of 16 × ROWS, A fragments in registers) · columns
+// [col0, col0 + COLS) of tile (ROWS × D): P V, dS K, Pᵀ dO, dSᵀ Q (COLS < D: a column slice of them).
+template <int MT, int ROWS, int D, typename T, int COLS = D>
+__device__ __forceinline__ void mma_regs_by_tile(float (&acc)[MT][COLS / 8][4], const uint32_t (&p)[MT][ROWS / 16][4],
+                                                 const T* tile, int col0 = 0) {
   const int lane = static_cast<int>(threadIdx.x) & 31;
 #pragma unroll
   for (int kk = 0; kk < ROWS / 16; kk++) {
 #pragma unroll
-    for (int nn = 0; nn < D / 16; nn++) {
+    for (int nn = 0; nn < COLS / 16; nn++) {
       uint32_t b[4];
-      ldmatrix_x4_trans(b, tile + swizzled<D>(kk * 16 + (lane & 15), 2 * nn + (lane >> 4)));
+      ldmatrix_x4_trans(b, tile + swizzled<D>(kk * 16 + (lane & 15), col0 / 8 + 2 * nn + (lane >> 4)));
 #pragma unroll
       for (int m = 0; m < MT; m++) {
         mma_16816<T>(acc[m][2 * nn], p[m][kk], b[0], b[1]);

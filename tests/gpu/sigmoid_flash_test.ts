@@ -109,7 +109,7 @@ test("FlashSigmoid attention on CUDA reads only keyLength keys of a KV cache wit
   }
 });
 
-test("FlashSigmoid backward kernels (single pass: automatic and mma.sync; deterministic) = CPU reference backward: causal, GQA 4/2, N 77, d 64 and 128", () => {
+test("FlashSigmoid backward kernels (single pass: automatic and mma.sync; deterministic) = CPU reference backward: causal, GQA 4/2, N 77, d 32, 64, 128 and 256", () => {
   const cuda = gpu("FlashSigmoid backward");
   if (cuda === undefined) return;
   const kernels = cuda.pluginKernels(getPlugin("sigmoid"))!;
@@ -119,7 +119,8 @@ test("FlashSigmoid backward kernels (single pass: automatic and mma.sync; determ
     ["attnzoo_sigmoid_backward_mma", 0],
     ["attnzoo_sigmoid_backward", 1],
   ] as const;
-  for (const d of [64, 128]) {
+  // d 32 runs in padded tiles, d 256 on the two-pass kernels in every mode
+  for (const d of [32, 64, 128, 256]) {
     const [batch, heads, kvHeads, n] = [2, 4, 2, 77];
     // inputs rounded to bf16 once, so the reference sees exactly what the kernels read
     const bf16Inputs = [[heads, 1], [kvHeads, 2], [kvHeads, 3], [heads, 4]].map(([h, seed]) => {

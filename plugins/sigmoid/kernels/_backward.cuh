@@ -14,9 +14,10 @@ struct Gradients {
   uint64_t q, k, v, dout, dq, dk, dv;
 };
 
-// Head dims of the backward kernels: d 32 and 96 run in the 64- and 128-wide tiles of d 64 and 128,
-// their extra columns loaded as zeros and never stored (tile_dim in _forward.cuh).
-using BackwardHeadDims = HeadDims<32, 64, 96, 128>;
+// Head dims of the single-pass kernels (the two-pass ones also take 256): d 32 and 96 run in the 64-
+// and 128-wide tiles of d 64 and 128, their extra columns loaded as zeros and never stored (tile_dim
+// in _forward.cuh).
+using SinglePassHeadDims = HeadDims<32, 64, 96, 128>;
 
 // Batch entry b of a backward call: its lengths, the first element of its q/dO/dQ rows and of its
 // K/V/dK/dV rows (a packed varlen sequence, or batch entry b of uniform [B, N, H, d] tensors).

@@ -7,7 +7,8 @@
 //  - queries pass: one block per (Q tile, head, batch), warps own 16 queries: S = Q Kᵀ,
 //    dP = dO Vᵀ, dQ += dS K.
 // Keeping the reduced side in the rows means every weight block is already an A fragment of the
-// next product, so no tile is transposed through shared memory.
+// next product, so no tile is transposed through shared memory. At d 256 each tile's gradients are
+// computed in two 128-column halves by two blocks (BackwardTile<256>).
 #include "_backward.cuh"
 #include "_dispatch.cuh"
 #include "_forward.cuh"
@@ -31,13 +32,30 @@ template <>
 struct BackwardTile<128> {
   static constexpr int WARPS = 4, BN = 32;
 };
+// d 256: 16 × 256 f32 accumulators per warp would take 128 registers each, so a block computes its
+// gradients for one 128-column half (HALVES blocks per tile, S and dP recomputed by each) and reads
+// Q and dO from shared memory instead of holding their fragments.
+template <>
+struct BackwardTile<256> {
+  static constexpr int WARPS = 4, BN = 32;
+};
+
+// Output columns per block and the number of column halves of a tile.
+template <int D>
+__host__ __device__ constexpr int output_cols() {
+  return D < 128 ? D : 128;
+}
+template <int D>
+__host__ __device__ constexpr int column_halves() {
+  return D / output_cols<D>();
+}
 
 // HD: the head dim; the tiles are D = tile_dim(HD) wide.
 template <typename T, int HD, bool CAUSAL, bool ALIBI>
 __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     keys_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                 const T* __restrict__ dout, T* __restrict__ dk, T* __restrict__ dv) {
-  constexpr int D = tile_dim(HD);
+  constexpr int D = tile_dim(HD), COLS = output_cols<D>(), HALVES = column_halves<D>();
   constexpr int WARPS = BackwardTile<D>::WARPS, BQ = BackwardTile<D>::BN;
   constexpr int THREADS = WARPS * 32, BK = WARPS * 16;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
@@ -49,7 +67,8 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
 
   const int hk = blockIdx.y, b = blockIdx.z;
   const int group = p.heads / p.kv_heads;
-  const int k0 = static_cast<int>(blockIdx.x) * BK;
+  const int k0 = static_cast<int>(blockIdx.x) / HALVES * BK;
+  const int col0 = static_cast<int>(blockIdx.x) % HALVES * COLS;  // this block's output columns
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const BackwardRows rows = backward_rows(p, b);
   const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
@@ -75,7 +94,7 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
   }
   cp_async_commit();
-  float acc_dk[1][D / 8][4], acc_dv[1][D / 8][4];
+  float acc_dk[1][COLS / 8][4], acc_dv[1][COLS / 8][4];
   zero(acc_dk[0]);
   zero(acc_dv[0]);
   cp_async_wait_all();
@@ -110,24 +129,26 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     sigmoid_grad<BQ>(ds, w);
     uint32_t frag[1][BQ / 16][4];
     to_a_fragments<BQ, T>(frag[0], w);
-    mma_regs_by_tile<1, BQ, D, T>(acc_dv, frag, tile_do);
+    mma_regs_by_tile<1, BQ, D, T, COLS>(acc_dv, frag, tile_do, col0);
     to_a_fragments<BQ, T>(frag[0], ds);
-    mma_regs_by_tile<1, BQ, D, T>(acc_dk, frag, tile_q);
+    mma_regs_by_tile<1, BQ, D, T, COLS>(acc_dk, frag, tile_q, col0);
     if (step + 1 < steps) {
       cp_async_wait_all();
       __syncthreads();
     }
   }
-  // Each warp stages through the K and V rows only it read.
-  store_rows<D, T>(acc_dk[0], p.scale, s_k, warp * 16, dk + kv_base, p.kv_row, key_row0, nk, HD);
-  store_rows<D, T>(acc_dv[0], 1.0f, s_v, warp * 16, dv + kv_base, p.kv_row, key_row0, nk, HD);
+  // Each warp stages through the K and V rows only it read; narrower staging rows (a column half)
+  // reach other warps' rows, so then every warp must be done reading them.
+  if constexpr (HALVES > 1) __syncthreads();
+  store_rows<COLS, T>(acc_dk[0], p.scale, s_k, warp * 16, dk + kv_base + col0, p.kv_row, key_row0, nk, HD - col0);
+  store_rows<COLS, T>(acc_dv[0], 1.0f, s_v, warp * 16, dv + kv_base + col0, p.kv_row, key_row0, nk, HD - col0);
 }
 
 template <typename T, int HD, bool CAUSAL, bool ALIBI>
 __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     queries_kernel(Problem p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                    const T* __restrict__ dout, T* __restrict__ dq) {
-  constexpr int D = tile_dim(HD);
+  constexpr int D = tile_dim(HD), COLS = output_cols<D>(), HALVES = column_halves<D>();
   constexpr int WARPS = BackwardTile<D>::WARPS, BN = BackwardTile<D>::BN;
   constexpr int THREADS = WARPS * 32, BM = WARPS * 16;
   constexpr bool ACCURATE = AccurateSigmoid<T>::value;
@@ -137,7 +158,9 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
   T* s_k = s_do + BM * D;     // two stages of [BN][D]
   T* s_v = s_k + 2 * BN * D;  // two stages of [BN][D]
 
-  const int m_tile = CAUSAL ? static_cast<int>(gridDim.x - 1 - blockIdx.x) : static_cast<int>(blockIdx.x);
+  const int tile = static_cast<int>(blockIdx.x) / HALVES, tiles = static_cast<int>(gridDim.x) / HALVES;
+  const int m_tile = CAUSAL ? tiles - 1 - tile : tile;
+  const int col0 = static_cast<int>(blockIdx.x) % HALVES * COLS;  // this block's dQ columns
   const int h = blockIdx.y, b = blockIdx.z;
   const int hk = h / (p.heads / p.kv_heads);
   const int m0 = m_tile * BM;
@@ -161,13 +184,17 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
   }
   cp_async_commit();
   const HalfScore hs = half_score(p, b, h, ALIBI);
-  float acc[1][D / 8][4];
+  float acc[1][COLS / 8][4];
   zero(acc[0]);
   cp_async_wait_all();
   __syncthreads();
-  uint32_t qf[1][D / 16][4], dof[1][D / 16][4];
-  load_a<D>(qf[0], s_q, warp * 16);
-  load_a<D>(dof[0], s_do, warp * 16);
+  // Q and dO fragments stay in registers up to d 128; at d 256 the products read them from shared memory.
+  constexpr bool FRAGMENTS = HALVES == 1;
+  uint32_t qf[1][FRAGMENTS ? D / 16 : 1][4], dof[1][FRAGMENTS ? D / 16 : 1][4];
+  if constexpr (FRAGMENTS) {
+    load_a<D>(qf[0], s_q, warp * 16);
+    load_a<D>(dof[0], s_do, warp * 16);
+  }
 
   const int row0 = m0 + warp * 16;
   for (int t = 0; t < n_tiles; t++) {
@@ -182,8 +209,13 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     float w[1][BN / 8][4], ds[1][BN / 8][4];
     zero(w[0]);
     zero(ds[0]);
-    mma_regs_by_rows<1, BN, D, T>(w, qf, tile_k);
-    mma_regs_by_rows<1, BN, D, T>(ds, dof, s_v + stage * BN * D);
+    if constexpr (FRAGMENTS) {
+      mma_regs_by_rows<1, BN, D, T>(w, qf, tile_k);
+      mma_regs_by_rows<1, BN, D, T>(ds, dof, s_v + stage * BN * D);
+    } else {
+      mma_rows_by_rows<BN, D, T>(w[0], s_q, warp * 16, tile_k);
+      mma_rows_by_rows<BN, D, T>(ds[0], s_do, warp * 16, s_v + stage * BN * D);
+    }
     // Keys past Nk were loaded as zeros (V too), so their dS is 0 and K rows add nothing.
     if (CAUSAL && n0 + BN - 1 > row0 + offset) {
       sigmoid_weights<BN, ALIBI, true, false, ACCURATE>(w[0], hs, row0, n0, offset);
@@ -193,13 +225,15 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
     sigmoid_grad<BN>(ds[0], w[0]);
     uint32_t frag[1][BN / 16][4];
     to_a_fragments<BN, T>(frag[0], ds[0]);
-    mma_regs_by_tile<1, BN, D, T>(acc, frag, tile_k);
+    mma_regs_by_tile<1, BN, D, T, COLS>(acc, frag, tile_k, col0);
     if (t + 1 < n_tiles) {
       cp_async_wait_all();
       __syncthreads();
     }
   }
-  store_rows<D, T>(acc[0], p.scale, s_q, warp * 16, dq + q_base, p.q_row, row0, nq, HD);
+  // Staging rows of a column half reach other warps' Q rows, which they may still read.
+  if constexpr (HALVES > 1) __syncthreads();
+  store_rows<COLS, T>(acc[0], p.scale, s_q, warp * 16, dq + q_base + col0, p.q_row, row0, nq, HD - col0);
 }
 
 template <typename T, int HD, bool CAUSAL, bool ALIBI>
@@ -213,11 +247,12 @@ int launch_backward(const Problem& p, const Gradients& g, cudaStream_t stream) {
   auto queries = queries_kernel<T, HD, CAUSAL, ALIBI>;
   SIG_CUDA_CHECK(op, cudaFuncSetAttribute(keys, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
   SIG_CUDA_CHECK(op, cudaFuncSetAttribute(queries, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
-  keys<<<dim3((p.nk + BM - 1) / BM, p.kv_heads, p.batch), WARPS * 32, SMEM, stream>>>(
+  constexpr int HALVES = column_halves<D>();
+  keys<<<dim3((p.nk + BM - 1) / BM * HALVES, p.kv_heads, p.batch), WARPS * 32, SMEM, stream>>>(
       p, az_ptr<const T>(g.q), az_ptr<const T>(g.k), az_ptr<const T>(g.v), az_ptr<const T>(g.dout), az_ptr<T>(g.dk),
       az_ptr<T>(g.dv));
   SIG_CUDA_CHECK(op, cudaGetLastError());
-  queries<<<dim3((p.nq + BM - 1) / BM, p.heads, p.batch), WARPS * 32, SMEM, stream>>>(
+  queries<<<dim3((p.nq + BM - 1) / BM * HALVES, p.heads, p.batch), WARPS * 32, SMEM, stream>>>(
       p, az_ptr<const T>(g.q), az_ptr<const T>(g.k), az_ptr<const T>(g.v), az_ptr<const T>(g.dout), az_ptr<T>(g.dq));
   SIG_CUDA_CHECK(op, cudaGetLastError());
   return AZ_OK;
@@ -238,6 +273,9 @@ struct Backward {
 
 namespace flash_sigmoid {
 
+// The two-pass kernels also take d 256 (a block per 128-column half).
+using TwoPassHeadDims = HeadDims<32, 64, 96, 128, 256>;
+
 // Packed variable-length sequences of a backward call: the offsets (device, int32) and the query rows.
 struct Varlen {
   uint64_t cu_q, cu_k;
@@ -250,7 +288,7 @@ static int backward(const char* op, bool allow_wgmma, int dtype, uint64_t q, uin
                     int slopes_batch_stride, int deterministic, uint64_t stream, const Varlen* varlen = nullptr) {
   Problem p;
   SIG_CHECK(make_problem(op, dtype, batch, heads, kv_heads, nq, nk, head_dim, scale, bias, alibi_slopes,
-                         slopes_batch_stride, &p, BackwardHeadDims::contains, "32, 64, 96 or 128"));
+                         slopes_batch_stride, &p, TwoPassHeadDims::contains, "32, 64, 96, 128 or 256"));
   const Gradients g{q, k, v, dout, dq, dk, dv};
   const char* names[] = {"q", "k", "v", "dout", "dq", "dk", "dv", "dq_workspace"};
   const uint64_t handles[] = {q, k, v, dout, dq, dk, dv, dq_workspace};
@@ -267,8 +305,9 @@ static int backward(const char* op, bool allow_wgmma, int dtype, uint64_t q, uin
     dq_elements = static_cast<int64_t>(varlen->total_q) * p.q_row;
   }
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
-  if (deterministic) {
-    return dispatch_variant<BackwardHeadDims>(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
+  // d 256 has only the two-pass kernels (its accumulators do not fit the single pass's warps).
+  if (deterministic || !SinglePassHeadDims::contains(head_dim)) {
+    return dispatch_variant<TwoPassHeadDims>(dtype, head_dim, causal != 0, p.slopes != nullptr, Backward{p, g, s});
   }
   int major = 0;
   if (allow_wgmma) SIG_CHECK(capability_major(op, &major));
@@ -280,9 +319,10 @@ static int backward(const char* op, bool allow_wgmma, int dtype, uint64_t q, uin
 /**
  * Sigmoid attention backward: dq, dk, dv from q, k, v and dout (the gradient of o), with the
  * forward's layouts and arguments; dq is [batch, nq, heads, head_dim], dk/dv [batch, nk, kv_heads,
- * head_dim] (summed over each kv head's query heads); head_dim 32, 64, 96 or 128. `deterministic` != 0 runs
- * the two-pass kernels (bit-reproducible; `dq_workspace` unused, may be 0); 0 runs the single pass
- * (wgmma on compute capability 9.x, mma.sync elsewhere), which needs `dq_workspace`: f32,
+ * head_dim] (summed over each kv head's query heads); head_dim 32, 64, 96, 128 or 256. `deterministic`
+ * != 0 runs the two-pass kernels (bit-reproducible; `dq_workspace` unused, may be 0), as does d 256
+ * always; 0 runs the single pass (wgmma on compute capability 9.x, mma.sync elsewhere), which needs
+ * `dq_workspace`: f32,
  * batch·nq·heads·head_dim elements, 16-byte aligned, owned by the caller (the TypeScript side takes
  * it from the runtime's caching allocator), overwritten. Returns 0, or a status with
  * attnzoo_sigmoid_last_error set.

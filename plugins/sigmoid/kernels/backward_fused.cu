@@ -297,7 +297,7 @@ int backward_fused(const Problem& p, int dtype, int head_dim, bool causal, const
   float* dq_sum = az_ptr<float>(dq_workspace);
   SIG_CUDA_CHECK(op, cudaMemsetAsync(dq_sum, 0, elements * sizeof(float), stream));
   SIG_CHECK(wgmma ? backward_sm90(p, dtype, head_dim, causal, g, dq_sum, stream)
-                  : dispatch_variant<BackwardHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
+                  : dispatch_variant<SinglePassHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
                                                        FusedBackward{p, g, dq_sum, stream}));
   const int64_t quads = elements / 4;  // heads · d is a multiple of 32
   const int blocks = static_cast<int>(std::min<int64_t>((quads + 255) / 256, 4096));

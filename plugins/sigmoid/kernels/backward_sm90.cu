@@ -239,7 +239,7 @@ struct Sm90Backward {
 
 int backward_sm90(const Problem& p, int dtype, int head_dim, bool causal, const Gradients& g, float* dq_sum,
                   cudaStream_t stream) {
-  return dispatch_variant<BackwardHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
+  return dispatch_variant<SinglePassHeadDims>(dtype, head_dim, causal, p.slopes != nullptr,
                                             Sm90Backward{p, g, dq_sum, stream});
 }
 

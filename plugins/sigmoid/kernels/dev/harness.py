@@ -240,6 +240,7 @@ def check(lib):
         (1, 4, 4, 513, 1031, 128),
         (2, 4, 2, 150, 150, 32),  # d 32 and 96: padded 64- and 128-wide tiles
         (1, 6, 3, 200, 333, 96),
+        (1, 4, 2, 130, 77, 256),  # d 256: two-pass kernels, one block per 128-column half
     ]
     biases = [-10.0, -math.log(4096), 0.0, 2.0]
     failures, total, worst = [], 0, {}
@@ -396,6 +397,7 @@ def check_varlen(lib):
         (6, 2, 128, [5, 257, 40], [5, 513, 20]),
         (4, 1, 96, [64, 129], [1000, 129]),
         (4, 2, 32, [300, 17], [150, 17]),
+        (2, 1, 256, [70, 3], [90, 200]),
     ]
     failures, total, worst = [], 0, {}
     for dtype in (torch.bfloat16, torch.float16):

@@ -125,7 +125,7 @@ int main() {
     }
   }
   // Varlen: three packed sequences of (nq, nk) = (5, 5), (130, 200), (1, 33), causal and not; forward
-  // and the backward's three modes (d 32 and 96 in padded tiles).
+  // and the backward's three modes (d 32 and 96 in padded tiles, d 256 in column halves).
   {
     const int cu_q_host[4] = {0, 5, 135, 136}, cu_k_host[4] = {0, 5, 205, 238};
     void *cu_q = nullptr, *cu_k = nullptr;
@@ -133,7 +133,7 @@ int main() {
     cudaMalloc(&cu_k, sizeof(cu_k_host));
     cudaMemcpy(cu_q, cu_q_host, sizeof(cu_q_host), cudaMemcpyHostToDevice);
     cudaMemcpy(cu_k, cu_k_host, sizeof(cu_k_host), cudaMemcpyHostToDevice);
-    for (int d : {32, 64, 96, 128}) {
+    for (int d : {32, 64, 96, 128, 256}) {
       const size_t nqe = static_cast<size_t>(136) * h * d, nke = static_cast<size_t>(238) * hkv * d;
       uint64_t q = random_tensor(nqe, 21), k = random_tensor(nke, 22), v = random_tensor(nke, 23);
       uint64_t o = random_tensor(nqe, 24), dout = random_tensor(nqe, 25), dq = random_tensor(nqe, 26);
