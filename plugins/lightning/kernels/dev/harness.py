@@ -56,12 +56,13 @@ class Library:
             self._check(1)
         return torch.empty(size, dtype=torch.uint8, device="cuda") if size > 0 else None
 
-    def forward(self, q, k, v, o, rates, state_in=None, state_out=None, bidirectional=False, split=True):
-        """split: pass the workspace (sequence segments over more CTAs); else one CTA per slice."""
+    def forward(self, q, k, v, o, rates, state_in=None, state_out=None, bidirectional=False, split=True, ws=None):
+        """split: pass the workspace (sequence segments over more CTAs; `ws` if given, else a new
+        one); else one CTA per slice."""
         b, h, n, d = q.shape
         e = v.shape[3]
         ptr = lambda t: 0 if t is None else t.data_ptr()
-        ws = self.workspace(q, v) if split else None
+        ws = (ws if ws is not None else self.workspace(q, v)) if split else None
         self._check(self.lib.attnzoo_lightning_forward(
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), rates.data_ptr(),
             ptr(state_in), ptr(state_out), b, h, n, d, e, int(bidirectional), *self._strides(q, k, v, o),
@@ -248,22 +249,25 @@ def torch_blocked(q, k, v, rates, block):
 
 
 def bench(lib):
-    print("| B × N | H | d | kernel ms | one CTA per slice ms | PyTorch quadratic ms | PyTorch blocked (256) ms "
-          "| vs quadratic | vs blocked |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (b, n, h, d) in [(1, 2048, 16, 128), (1, 8192, 16, 128), (8, 2048, 16, 128), (1, 2048, 16, 256)]:
+    print("| B × N | H | d | segments | kernel ms | one CTA per slice ms | split gain | PyTorch quadratic ms "
+          "| PyTorch blocked (256) ms | vs quadratic | vs blocked |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (b, n, h, d) in [(1, 512, 16, 128), (1, 2048, 16, 128), (1, 8192, 16, 128), (2, 2048, 16, 128),
+                         (8, 2048, 16, 128), (1, 2048, 16, 256)]:
         e = 128
         q, k, v, o = operands(b, h, n, d, e, torch.bfloat16, False, 7)
         rates = layer_rates(h, 1).float().cuda()
-        ours = time_ms(lambda: lib.forward(q, k, v, o, rates))
+        ws = lib.workspace(q, v)
+        segments = 1 if ws is None else ws.numel() // (b * h * d * e * 4)
+        ours = time_ms(lambda: lib.forward(q, k, v, o, rates, ws=ws))
         unsplit = time_ms(lambda: lib.forward(q, k, v, o, rates, split=False))
         t = torch.arange(n, device="cuda", dtype=torch.float32)
         mask = torch.exp(-rates[None, :, None, None] * (t[:, None] - t[None, :]).clamp_min(0)).tril().to(q.dtype)
         quadratic = time_ms(lambda: ((q @ k.transpose(2, 3)) * mask) @ v)
         del mask
         blocked = time_ms(lambda: torch_blocked(q, k, v, rates, 256), reps=5, inner=1)
-        print(f"| {b} × {n} | {h} | {d} | {ours:.3f} | {unsplit:.3f} | {quadratic:.3f} | {blocked:.3f} | {quadratic / ours:.1f}× | "
-              f"{blocked / ours:.1f}× |")
+        print(f"| {b} × {n} | {h} | {d} | {segments} | {ours:.3f} | {unsplit:.3f} | {unsplit / ours:.2f}× | {quadratic:.3f} "
+              f"| {blocked:.3f} | {quadratic / ours:.1f}× | {blocked / ours:.1f}× |")
         torch.cuda.empty_cache()
     # decode: one token, all heads, f32 state
     for b in [1, 8]:
