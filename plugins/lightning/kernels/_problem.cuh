@@ -23,12 +23,11 @@ struct Problem {
   // Second pass of the bidirectional form: the diagonal is excluded and o accumulates.
   bool strict, accumulate;
   // The sequence split into `segments` of `segment_len` tokens (a multiple of the block), one CTA
-  // each: a first launch (states_only) writes each segment's own state, from zero, to
-  // workspace[segment] (f32 [segments − 1, batch, heads, d, e]); the second starts every segment
-  // from the decayed sum of the states before it.
+  // each: a first launch writes each segment's own state, from zero, to workspace[segment] (f32
+  // [segments − 1, batch, heads, d, e]); the second starts every segment from the decayed sum of
+  // the states before it.
   float* workspace;
   int segments, segment_len;
-  bool states_only;
 };
 
 // Records "op: message" as this thread's last error and returns `status`.

@@ -89,7 +89,9 @@ __device__ __forceinline__ void rows_by_tile(float (&acc)[COLS / 8][4], const T*
   }
 }
 
-template <typename T, int D, int EC>
+// STATES_ONLY: the first launch of a split sequence, which only computes each segment's own state
+// (a compile-time switch, so that the full kernel keeps its registers).
+template <typename T, int D, int EC, bool STATES_ONLY>
 __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
   constexpr int MT = D / 16 / WARPS;  // 16-row blocks of S per warp
   extern __shared__ __align__(128) unsigned char smem[];
@@ -107,7 +109,7 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
   const int h = static_cast<int>(blockIdx.y);
   const int b = static_cast<int>(blockIdx.z) / p.segments;
   const int segment = static_cast<int>(blockIdx.z) % p.segments;
-  if (p.states_only && segment == p.segments - 1) return;  // nobody reads the last segment's own state
+  if (STATES_ONLY && segment == p.segments - 1) return;  // nobody reads the last segment's own state
   const int seg_start = segment * p.segment_len;
   const int seg_end = min(p.n, seg_start + p.segment_len);
   const float rate = p.rates[h] * LOG2E;  // λ^x = exp2(−rate·x)
@@ -129,7 +131,7 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
       const int row = (warp * MT + mt) * 16 + g;
       const int col = n * 8 + 2 * t;
       float2 lo = make_float2(0.0f, 0.0f), hi = lo;
-      if (!p.states_only) {
+      if (!STATES_ONLY) {
         if (p.state_in != nullptr) {
           const float f = exp2f(-rate * static_cast<float>(seg_start));
           const float* in = p.state_in + state_offset;
@@ -157,7 +159,7 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
   }
 
   const int blocks = (seg_end - seg_start + BLOCK - 1) / BLOCK;
-  if (!p.states_only) load_block<D>(q_tiles, q + seg_start * p.qs.token, p.qs.token, seg_end - seg_start);
+  if (!STATES_ONLY) load_block<D>(q_tiles, q + seg_start * p.qs.token, p.qs.token, seg_end - seg_start);
   load_block<D>(k_tiles, k + seg_start * p.ks.token, p.ks.token, seg_end - seg_start);
   load_block<EC>(v_tiles, v + seg_start * p.vs.token, p.vs.token, seg_end - seg_start);
   cp_async_commit();
@@ -172,7 +174,7 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
     if (blk + 1 < blocks) {
       const int next = start + BLOCK;
       const int valid = seg_end - next;
-      if (!p.states_only) load_block<D>(q_tiles + (cur ^ 1) * BLOCK * D, q + next * p.qs.token, p.qs.token, valid);
+      if (!STATES_ONLY) load_block<D>(q_tiles + (cur ^ 1) * BLOCK * D, q + next * p.qs.token, p.qs.token, valid);
       load_block<D>(k_tiles + (cur ^ 1) * BLOCK * D, k + next * p.ks.token, p.ks.token, valid);
       load_block<EC>(v_tiles + (cur ^ 1) * BLOCK * EC, v + next * p.vs.token, p.vs.token, valid);
       cp_async_commit();
@@ -181,7 +183,7 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
     const T* kt = k_tiles + cur * BLOCK * D;
     const T* vt = v_tiles + cur * BLOCK * EC;
 
-    if (!p.states_only) {
+    if constexpr (!STATES_ONLY) {
       // inter-block part first: acc = λ^(a+1) · Q S
       float acc[EC / 8][4];
 #pragma unroll
@@ -337,7 +339,7 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(Problem p) {
   }
 
   float* out = nullptr;  // where this CTA's S goes: its own segment state, or the final state
-  if (p.states_only) {
+  if (STATES_ONLY) {
     out = p.workspace + segment * segment_stride + state_offset;
   } else if (p.state_out != nullptr && segment == p.segments - 1) {
     out = p.state_out + state_offset;
@@ -362,18 +364,18 @@ static int launch(const char* op, const Problem& p, cudaStream_t stream) {
   constexpr int bytes = (2 * BLOCK * D * 2 + 2 * BLOCK * EC + D * EC + BLOCK * EC) * static_cast<int>(sizeof(T));
   static bool configured = false;  // the opt-in above 48 KiB is a per-kernel attribute
   if (!configured) {
-    LA_CUDA_CHECK(op, cudaFuncSetAttribute(forward_kernel<T, D, EC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           bytes));
+    LA_CUDA_CHECK(op, cudaFuncSetAttribute(forward_kernel<T, D, EC, true>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    LA_CUDA_CHECK(op, cudaFuncSetAttribute(forward_kernel<T, D, EC, false>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
     configured = true;
   }
   const dim3 grid(p.e / EC, p.heads, p.batch * p.segments);
   if (p.segments > 1) {
-    Problem states = p;
-    states.states_only = true;
-    forward_kernel<T, D, EC><<<grid, THREADS, bytes, stream>>>(states);
+    forward_kernel<T, D, EC, true><<<grid, THREADS, bytes, stream>>>(p);
     LA_CUDA_CHECK(op, cudaGetLastError());
   }
-  forward_kernel<T, D, EC><<<grid, THREADS, bytes, stream>>>(p);
+  forward_kernel<T, D, EC, false><<<grid, THREADS, bytes, stream>>>(p);
   LA_CUDA_CHECK(op, cudaGetLastError());
   return AZ_OK;
 }

@@ -78,7 +78,6 @@ int make_problem(const char* op, int dtype, uint64_t q, uint64_t k, uint64_t v, 
   p->workspace = nullptr;
   p->segments = 1;
   p->segment_len = n;
-  p->states_only = false;
   return AZ_OK;
 }
 
