@@ -2,7 +2,8 @@
 // them: each operand is a tensor, an element offset into it and element strides (batch, head,
 // token), so q, k, v are read straight out of the projection's output and o is written in the
 // merged [B, N, heads·e] layout, with no permute copies. λ_h = exp(−s_h) with s from an f32 device
-// array the mixer owns.
+// array the mixer owns. The forward gets the workspace the library asks for, so that at batch 1 it
+// can split the sequence over more CTAs.
 import { dtypeSize } from "../../core/dtype.ts";
 import type { PluginKernels, PluginManifest } from "../../core/plugin.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -42,11 +43,13 @@ const STRIDES = Array<"i64">(12).fill("i64");
 export const lightningKernelManifest: PluginManifest["kernels"] = {
   sources: ["kernels/status.cu", "kernels/forward.cu", "kernels/step.cu"],
   symbols: {
-    // dtype, q, k, v, o, rates, state_in, state_out, sizes, bidirectional, strides, stream
+    // dtype, q, k, v, o, rates, state_in, state_out, sizes, bidirectional, strides, workspace, its bytes, stream
     attnzoo_lightning_forward: {
-      parameters: ["i32", ...STRIDED, "u64", "u64", ...SIZES, "i32", ...STRIDES, "u64"],
+      parameters: ["i32", ...STRIDED, "u64", "u64", ...SIZES, "i32", ...STRIDES, "u64", "i64", "u64"],
       result: "i32",
     },
+    // sizes → bytes of workspace that lets the forward split the sequence over more CTAs (−1: error)
+    attnzoo_lightning_workspace: { parameters: [...SIZES], result: "i64" },
     // dtype, q, k, v, o, rates, state, sizes, strides, stream
     attnzoo_lightning_step: { parameters: ["i32", ...STRIDED, "u64", ...SIZES, ...STRIDES, "u64"], result: "i32" },
     attnzoo_lightning_last_error: { parameters: ["pointer", "i32"], result: "i32" },
@@ -85,6 +88,12 @@ export class FusedLightning {
     options: { stateIn?: Tensor; stateOut?: Tensor; bidirectional?: boolean },
   ): void {
     const { batch, heads, length, d, e } = sizes;
+    const bytes = Number(
+      this.kernels.symbols.attnzoo_lightning_workspace(batch, heads, length, d, e) as number | bigint,
+    );
+    this.kernels.check(bytes < 0 ? 1 : 0, "lightning_workspace", () => describe(sizes));
+    // freed right after the launch: the backend's single stream orders any reuse after the kernels
+    using workspace = bytes > 0 ? this.kernels.empty([Math.ceil(bytes / 4)], "f32") : undefined;
     const status = this.kernels.symbols.attnzoo_lightning_forward(
       ...this.#common(q, k, v, o),
       options.stateIn === undefined ? 0n : this.kernels.pointer(options.stateIn),
@@ -99,6 +108,8 @@ export class FusedLightning {
       ...k.strides,
       ...v.strides,
       ...o.strides,
+      workspace === undefined ? 0n : this.kernels.pointer(workspace),
+      bytes,
       this.kernels.stream,
     ) as number;
     this.kernels.check(status, "lightning_forward", () => describe(sizes));

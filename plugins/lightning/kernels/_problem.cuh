@@ -22,6 +22,12 @@ struct Problem {
   Strides qs, ks, vs, os;
   // Second pass of the bidirectional form: the diagonal is excluded and o accumulates.
   bool strict, accumulate;
+  // The sequence split into `segments` of `segment_len` tokens (a multiple of the block), one CTA
+  // each: a first launch writes each segment's own state, from zero, to workspace[segment] (f32
+  // [segments − 1, batch, heads, d, e]); the second starts every segment from the decayed sum of
+  // the states before it.
+  float* workspace;
+  int segments, segment_len;
 };
 
 // Records "op: message" as this thread's last error and returns `status`.

@@ -75,6 +75,9 @@ int make_problem(const char* op, int dtype, uint64_t q, uint64_t k, uint64_t v, 
   p->os = {strides[9], strides[10], strides[11]};
   p->strict = false;
   p->accumulate = false;
+  p->workspace = nullptr;
+  p->segments = 1;
+  p->segment_len = n;
   return AZ_OK;
 }
 

@@ -24,7 +24,9 @@ class Library:
     def __init__(self, path):
         lib = ctypes.CDLL(path)
         u64, i32, i64 = ctypes.c_uint64, ctypes.c_int, ctypes.c_int64
-        lib.attnzoo_lightning_forward.argtypes = [i32] + [u64] * 7 + [i32] * 6 + [i64] * 12 + [u64]
+        lib.attnzoo_lightning_forward.argtypes = [i32] + [u64] * 7 + [i32] * 6 + [i64] * 12 + [u64, i64, u64]
+        lib.attnzoo_lightning_workspace.argtypes = [i32] * 5
+        lib.attnzoo_lightning_workspace.restype = i64
         lib.attnzoo_lightning_forward.restype = i32
         lib.attnzoo_lightning_step.argtypes = [i32] + [u64] * 6 + [i32] * 5 + [i64] * 12 + [u64]
         lib.attnzoo_lightning_step.restype = i32
@@ -46,14 +48,25 @@ class Library:
             out += [t.stride(0), t.stride(1), t.stride(2)]
         return out
 
-    def forward(self, q, k, v, o, rates, state_in=None, state_out=None, bidirectional=False):
+    def workspace(self, q, v):
+        """The workspace that lets the forward split the sequence (None when it would not)."""
+        b, h, n, d = q.shape
+        size = self.lib.attnzoo_lightning_workspace(b, h, n, d, v.shape[3])
+        if size < 0:
+            self._check(1)
+        return torch.empty(size, dtype=torch.uint8, device="cuda") if size > 0 else None
+
+    def forward(self, q, k, v, o, rates, state_in=None, state_out=None, bidirectional=False, split=True, ws=None):
+        """split: pass the workspace (sequence segments over more CTAs; `ws` if given, else a new
+        one); else one CTA per slice."""
         b, h, n, d = q.shape
         e = v.shape[3]
         ptr = lambda t: 0 if t is None else t.data_ptr()
+        ws = (ws if ws is not None else self.workspace(q, v)) if split else None
         self._check(self.lib.attnzoo_lightning_forward(
             DTYPES[q.dtype], q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), rates.data_ptr(),
             ptr(state_in), ptr(state_out), b, h, n, d, e, int(bidirectional), *self._strides(q, k, v, o),
-            torch.cuda.current_stream().cuda_stream))
+            ptr(ws), 0 if ws is None else ws.numel(), torch.cuda.current_stream().cuda_stream))
 
     def step(self, q, k, v, o, rates, state):
         b, h, n, d = q.shape
@@ -158,6 +171,11 @@ def check(lib):
         torch_err = rel(((q @ k.transpose(2, 3)) * mask) @ v, ref)
         report(f"causal {name}", rel(o, ref), torch_err, max(bound, 2 * torch_err))
         report(f"final state {name}", rel(state, ref_state), "-", 5e-3 if dtype == torch.bfloat16 else 1.5e-3)
+        # one CTA per slice (no workspace): the same values
+        o_split = o.clone()
+        lib.forward(q, k, v, o, rates, None, state, split=False)
+        report(f"unsplit = split {name}", rel(o, o_split.double()), "-", 2e-2 if dtype == torch.bfloat16 else 4e-3)
+        report(f"unsplit causal {name}", rel(o, ref), "-", bound)
         # causal after an initial state (in place: state_in = state_out)
         init = torch.randn(b, h, d, e, device="cuda") * 4
         ref, ref_state = reference(q, k, v, rates64, init)
@@ -231,20 +249,25 @@ def torch_blocked(q, k, v, rates, block):
 
 
 def bench(lib):
-    print("| B × N | H | d | kernel ms | PyTorch quadratic ms | PyTorch blocked (256) ms | vs quadratic | vs blocked |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (b, n, h, d) in [(1, 2048, 16, 128), (1, 8192, 16, 128), (8, 2048, 16, 128), (1, 2048, 16, 256)]:
+    print("| B × N | H | d | segments | kernel ms | one CTA per slice ms | split gain | PyTorch quadratic ms "
+          "| PyTorch blocked (256) ms | vs quadratic | vs blocked |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (b, n, h, d) in [(1, 512, 16, 128), (1, 2048, 16, 128), (1, 8192, 16, 128), (2, 2048, 16, 128),
+                         (8, 2048, 16, 128), (1, 2048, 16, 256)]:
         e = 128
         q, k, v, o = operands(b, h, n, d, e, torch.bfloat16, False, 7)
         rates = layer_rates(h, 1).float().cuda()
-        ours = time_ms(lambda: lib.forward(q, k, v, o, rates))
+        ws = lib.workspace(q, v)
+        segments = 1 if ws is None else ws.numel() // (b * h * d * e * 4)
+        ours = time_ms(lambda: lib.forward(q, k, v, o, rates, ws=ws))
+        unsplit = time_ms(lambda: lib.forward(q, k, v, o, rates, split=False))
         t = torch.arange(n, device="cuda", dtype=torch.float32)
         mask = torch.exp(-rates[None, :, None, None] * (t[:, None] - t[None, :]).clamp_min(0)).tril().to(q.dtype)
         quadratic = time_ms(lambda: ((q @ k.transpose(2, 3)) * mask) @ v)
         del mask
         blocked = time_ms(lambda: torch_blocked(q, k, v, rates, 256), reps=5, inner=1)
-        print(f"| {b} × {n} | {h} | {d} | {ours:.3f} | {quadratic:.3f} | {blocked:.3f} | {quadratic / ours:.1f}× | "
-              f"{blocked / ours:.1f}× |")
+        print(f"| {b} × {n} | {h} | {d} | {segments} | {ours:.3f} | {unsplit:.3f} | {unsplit / ours:.2f}× | {quadratic:.3f} "
+              f"| {blocked:.3f} | {quadratic / ours:.1f}× | {blocked / ours:.1f}× |")
         torch.cuda.empty_cache()
     # decode: one token, all heads, f32 state
     for b in [1, 8]:
