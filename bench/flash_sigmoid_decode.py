@@ -2,10 +2,12 @@
 CUDA machine with PyTorch and Triton:
 
     plugins/sigmoid/kernels/dev/build.sh
-    python3 bench/flash_sigmoid_decode.py [LIB] [OUTDIR]
+    python3 bench/flash_sigmoid_decode.py [LIB] [OUTDIR] [NAME=LIB ...]
 
 LIB defaults to plugins/sigmoid/kernels/dev/build/libattnzoo_sigmoid.so, OUTDIR to bench/out. Writes
-decode.json and decode_table.md there (results: bench/flash_sigmoid_decode.md).
+decode.json and decode_table.md there (results: bench/flash_sigmoid_decode.md). Each NAME=LIB is a
+build variant of the library (e.g. decode.cu under other -DSIG_DECODE_* options) whose decode with
+ALiBi is timed on every shape too, in the same process, and tabled against LIB (variants.md).
 
 Shapes: gala-1B's attention (32 heads, 32 KV heads, d 64, ALiBi, b = −ln 4096;
 plugins/sigmoid/configs/gala_sigmoid_1b.json) and a GQA one (32 heads over 8 KV heads, d 128), bf16,
@@ -39,7 +41,7 @@ def timed(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
-def run(lib, outdir):
+def run(lib, outdir, variants):
     rows = []
     for name, heads, kv_heads, d in (("gala-1B", 32, 32, 64), ("GQA 32/8", 32, 8, 128)):
         for batch in (1, 4, 16, 64):
@@ -55,6 +57,8 @@ def run(lib, outdir):
                 row = {"shape": name, "heads": heads, "kv_heads": kv_heads, "d": d, "batch": batch, "context": context}
                 row["ours_alibi"] = timed(lambda: lib.forward_strided(*views, scale, bias, True, slopes))
                 row["ours"] = timed(lambda: lib.forward_strided(*views, scale, bias, True))
+                for vname, vlib in variants.items():
+                    row[f"variant {vname}"] = timed(lambda: vlib.forward_strided(*views, scale, bias, True, slopes))
                 qt, kt, vt = (t.transpose(1, 2).contiguous() for t in (q, k, v))
                 ot = torch.empty_like(qt)
                 row["tiled"] = timed(lambda: lib.forward(qt, kt, vt, ot, scale, bias, True))
@@ -94,10 +98,29 @@ def run(lib, outdir):
     with open(os.path.join(outdir, "decode_table.md"), "w") as f:
         f.write(table + "\n")
     print(table)
+    if variants:
+        write_variants(rows, list(variants), outdir)
+
+
+def write_variants(rows, names, outdir):
+    """µs of LIB and of each variant (ALiBi), % of HBM peak, and each variant's time / LIB's."""
+    lines = ["| shape | B | L | LIB µs (% peak) | " + " | ".join(f"{n} µs (% peak, × LIB time)" for n in names) + " |",
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |"]
+    for r in rows:
+        bytes_kv = 2 * r["batch"] * r["kv_heads"] * r["context"] * r["d"] * 2
+        cell = lambda us: f"{1e3 * us:.1f} ({100 * bytes_kv / us / 1e6 / HBM_PEAK_GBS:.0f} %"
+        cells = [cell(r[f"variant {n}"]) + f", {r[f'variant {n}'] / r['ours_alibi']:.2f})" for n in names]
+        lines.append(f"| {r['shape']} | {r['batch']} | {r['context'] // 1024}k | {cell(r['ours_alibi'])}) | "
+                     + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    with open(os.path.join(outdir, "variants.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
 
 
 if __name__ == "__main__":
     lib = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "plugins/sigmoid/kernels/dev/build/libattnzoo_sigmoid.so")
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "bench", "out")
     os.makedirs(out, exist_ok=True)
-    run(harness.Library(lib), out)
+    variants = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    run(harness.Library(lib), out, {name: harness.Library(path) for name, path in variants.items()})
