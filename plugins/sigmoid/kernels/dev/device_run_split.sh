@@ -58,28 +58,27 @@ echo "decode bench rc=$?"
 sed -n '/^| shape | B | L | LIB/,$p' "$OUT/decode_bench.log"
 
 step "checks (concurrent)"
-left=$((290 - (SECONDS - start)))
+left=$((285 - (SECONDS - start)))
 (timeout "$left" deno test -A --no-check tests/gpu/ >"$OUT/tests_gpu.log" 2>&1
-  echo "tests/gpu rc=$?" >/tmp/tests.rc) &
+  echo "tests/gpu rc=$?" >>/tmp/rc) &
 (for lib in build variants/rounds_bn16; do
-  timeout "$left" python3 $dev/harness.py check_strided "$lib/libattnzoo_sigmoid.so" >"/tmp/strided_${lib//\//_}.log" 2>&1
-  echo "check_strided $lib rc=$?" >>/tmp/checks.rc
+  echo "### $lib" >>"$OUT/checks.log"
+  timeout "$left" python3 $dev/harness.py check_strided "$lib/libattnzoo_sigmoid.so" >>"$OUT/checks.log" 2>&1
+  echo "check_strided $lib rc=$?" >>/tmp/rc
 done) &
-(timeout "$left" python3 $dev/harness.py check_varlen build/libattnzoo_sigmoid.so >/tmp/varlen.log 2>&1
-  echo "check_varlen rc=$?" >>/tmp/varlen.rc) &
+(timeout "$left" python3 $dev/harness.py check_varlen build/libattnzoo_sigmoid.so >"$OUT/varlen.log" 2>&1
+  echo "check_varlen rc=$?" >>/tmp/rc) &
 (for dir in build variants/rounds_bn16; do
   for tool in memcheck racecheck; do
-    echo "### $dir $tool" >>/tmp/sanitize.log
-    timeout "$left" compute-sanitizer --tool "$tool" --error-exitcode 9 "$dir/sanitize" >>/tmp/sanitize.log 2>&1
-    echo "compute-sanitizer $dir $tool rc=$?" >>/tmp/sanitize.rc
+    echo "### $dir $tool" >>"$OUT/sanitize.log"
+    timeout "$left" compute-sanitizer --tool "$tool" --error-exitcode 9 "$dir/sanitize" >>"$OUT/sanitize.log" 2>&1
+    echo "compute-sanitizer $dir $tool rc=$?" >>/tmp/rc
   done
 done) &
 wait
-cat /tmp/strided_*.log /tmp/varlen.log >"$OUT/checks.log"
-cp /tmp/sanitize.log "$OUT/sanitize.log"
-cat /tmp/tests.rc /tmp/checks.rc /tmp/varlen.rc /tmp/sanitize.rc
+cat /tmp/rc
 grep -E "passed|failed" "$OUT/tests_gpu.log" | tail -3
 grep -E "FAILED|^error" "$OUT/tests_gpu.log" | head -10
-grep -E "cases passed|FAIL" "$OUT/checks.log" | head -10
+grep -E "cases passed|^FAIL|^###" "$OUT/checks.log" "$OUT/varlen.log" | head -10
 grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^###" "$OUT/sanitize.log"
 step "done"
