@@ -11,9 +11,10 @@ import { sigmoidForwardF64, type SigmoidMath } from "./_kernel.ts";
 
 /**
  * Cumulative sequence offsets, B + 1 values: sequence b owns rows [offsets[b], offsets[b + 1]) of
- * its packed tensor. Numbers, or a 1-D i32 tensor on any device (read back once for the checks).
+ * its packed tensor. Numbers, an Int32Array, or a 1-D i32 tensor on any device (read back once
+ * for the checks).
  */
-export type SequenceOffsets = Tensor | readonly number[];
+export type SequenceOffsets = Tensor | readonly number[] | Int32Array;
 
 /** Options of `sigmoidAttentionVarlen`. */
 export interface SigmoidVarlenOptions {
@@ -44,7 +45,7 @@ const I32_MAX = 2 ** 31 - 1;
 
 function readOffsets(op: string, name: string, offsets: SequenceOffsets, rows: number): Int32Array {
   let values: ArrayLike<number>;
-  if (Array.isArray(offsets)) values = offsets;
+  if (Array.isArray(offsets) || offsets instanceof Int32Array) values = offsets as ArrayLike<number>;
   else {
     const t = offsets as Tensor;
     if (t.ndim !== 1 || t.dtype !== "i32") {

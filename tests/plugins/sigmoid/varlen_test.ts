@@ -64,7 +64,9 @@ for (const causal of [false, true]) {
         : tensor(Float32Array.from(slopes.flat()), { shape: [LENGTHS.length, HEADS] });
       const options = { bias: -Math.log(16), causal };
       using cuQ = tensor(Int32Array.from(CU_Q), { dtype: "i32" });
-      using out = sigmoidAttentionVarlen(q, k, v, cuQ, CU_K, { ...options, alibiSlopes: alibiSlopesArg });
+      // the three forms of offsets: an i32 tensor, numbers, an Int32Array
+      const cuK = causal ? CU_K : Int32Array.from(CU_K);
+      using out = sigmoidAttentionVarlen(q, k, v, cuQ, cuK, { ...options, alibiSlopes: alibiSlopesArg });
       assertEquals(out.shape, [CU_Q[LENGTHS.length], HEADS, D]);
       assertRelativeError(out.toFloat32Array(), perSequence(q, k, v, options, slopes), 1e-6, "packed vs per sequence");
     });
