@@ -2,10 +2,13 @@
 CUDA machine with PyTorch and Triton:
 
     plugins/sigmoid/kernels/dev/build.sh
-    python3 bench/flash_sigmoid_decode.py [LIB] [OUTDIR]
+    python3 bench/flash_sigmoid_decode.py [--no-tiled] [LIB] [OUTDIR] [NAME=LIB ...]
 
 LIB defaults to plugins/sigmoid/kernels/dev/build/libattnzoo_sigmoid.so, OUTDIR to bench/out. Writes
-decode.json and decode_table.md there (results: bench/flash_sigmoid_decode.md).
+decode.json and decode_table.md there (results: bench/flash_sigmoid_decode.md). Each NAME=LIB is a
+build variant of the library (e.g. decode.cu under other -DSIG_DECODE_* options) whose decode with
+ALiBi is timed on every shape too, in the same process, and tabled against LIB (variants.md).
+--no-tiled leaves out the tiled forward's column (its kernel does not change with decode.cu).
 
 Shapes: gala-1B's attention (32 heads, 32 KV heads, d 64, ALiBi, b = −ln 4096;
 plugins/sigmoid/configs/gala_sigmoid_1b.json) and a GQA one (32 heads over 8 KV heads, d 128), bf16,
@@ -39,7 +42,7 @@ def timed(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
-def run(lib, outdir):
+def run(lib, outdir, variants, tiled):
     rows = []
     for name, heads, kv_heads, d in (("gala-1B", 32, 32, 64), ("GQA 32/8", 32, 8, 128)):
         for batch in (1, 4, 16, 64):
@@ -53,12 +56,18 @@ def run(lib, outdir):
                 scale, bias = 1.0 / math.sqrt(d), -math.log(4096)
                 views = [t.transpose(1, 2) for t in (q, k, v, o)]
                 row = {"shape": name, "heads": heads, "kv_heads": kv_heads, "d": d, "batch": batch, "context": context}
+                if not rows:  # the first timing in a process reads high (run 7: 81.5 µs for 28.8): discarded
+                    for each in (lib, *variants.values()):
+                        timed(lambda: each.forward_strided(*views, scale, bias, True, slopes))
                 row["ours_alibi"] = timed(lambda: lib.forward_strided(*views, scale, bias, True, slopes))
                 row["ours"] = timed(lambda: lib.forward_strided(*views, scale, bias, True))
-                qt, kt, vt = (t.transpose(1, 2).contiguous() for t in (q, k, v))
-                ot = torch.empty_like(qt)
-                row["tiled"] = timed(lambda: lib.forward(qt, kt, vt, ot, scale, bias, True))
-                del qt, kt, vt, ot
+                for vname, vlib in variants.items():
+                    row[f"variant {vname}"] = timed(lambda: vlib.forward_strided(*views, scale, bias, True, slopes))
+                if tiled:
+                    qt, kt, vt = (t.transpose(1, 2).contiguous() for t in (q, k, v))
+                    ot = torch.empty_like(qt)
+                    row["tiled"] = timed(lambda: lib.forward(qt, kt, vt, ot, scale, bias, True))
+                    del qt, kt, vt, ot
                 gqa = heads != kv_heads
                 row["sdpa_default"] = timed(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=gqa))
                 try:
@@ -94,10 +103,30 @@ def run(lib, outdir):
     with open(os.path.join(outdir, "decode_table.md"), "w") as f:
         f.write(table + "\n")
     print(table)
+    if variants:
+        write_variants(rows, list(variants), outdir)
+
+
+def write_variants(rows, names, outdir):
+    """µs of LIB and of each variant (ALiBi), % of HBM peak, and each variant's time / LIB's."""
+    lines = ["| shape | B | L | LIB µs (% peak) | " + " | ".join(f"{n} µs (% peak, × LIB time)" for n in names) + " |",
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |"]
+    for r in rows:
+        bytes_kv = 2 * r["batch"] * r["kv_heads"] * r["context"] * r["d"] * 2
+        cell = lambda us: f"{1e3 * us:.1f} ({100 * bytes_kv / us / 1e6 / HBM_PEAK_GBS:.0f} %"
+        cells = [cell(r[f"variant {n}"]) + f", {r[f'variant {n}'] / r['ours_alibi']:.2f})" for n in names]
+        lines.append(f"| {r['shape']} | {r['batch']} | {r['context'] // 1024}k | {cell(r['ours_alibi'])}) | "
+                     + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    with open(os.path.join(outdir, "variants.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
 
 
 if __name__ == "__main__":
-    lib = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "plugins/sigmoid/kernels/dev/build/libattnzoo_sigmoid.so")
-    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "bench", "out")
+    args = [a for a in sys.argv[1:] if a != "--no-tiled"]
+    lib = args[0] if len(args) > 0 else os.path.join(ROOT, "plugins/sigmoid/kernels/dev/build/libattnzoo_sigmoid.so")
+    out = args[1] if len(args) > 1 else os.path.join(ROOT, "bench", "out")
     os.makedirs(out, exist_ok=True)
-    run(harness.Library(lib), out)
+    variants = {name: harness.Library(path) for name, path in (a.split("=", 1) for a in args[2:])}
+    run(harness.Library(lib), out, variants, "--no-tiled" not in sys.argv)

@@ -67,6 +67,11 @@ export interface DotProductMixerOptions {
   packedAttention?: PackedAttentionFunction;
   /** Optional transform of q and k before attention. */
   qkTransform?: QkTransform;
+  /**
+   * Frees what the family's functions hold for the mixer's lifetime (device tensors uploaded once,
+   * such as ALiBi slopes): called by the mixer's dispose, or at once if creating the mixer throws.
+   */
+  dispose?: () => void;
 }
 
 /** The mixer's parameters in creation order: qkv, the transform's, proj. */
@@ -92,8 +97,20 @@ export function dotProductMixerCost(spec: MixerSpec, options: DotProductMixerOpt
   return { params, flops };
 }
 
-/** Creates the mixer for `spec`, with parameters initialised as timm does on `spec.device`. */
+/**
+ * Creates the mixer for `spec`, with parameters initialised as timm does on `spec.device`. The
+ * mixer owns `options.dispose`: it runs when the mixer is disposed, or before a creation error.
+ */
 export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerOptions): TokenMixer {
+  try {
+    return buildMixer(spec, options);
+  } catch (error) {
+    options.dispose?.();
+    throw error;
+  }
+}
+
+function buildMixer(spec: MixerSpec, options: DotProductMixerOptions): TokenMixer {
   const geo = headGeometry(options.name, spec);
   const parameters = initParameters(spec, parameterSpecs(spec, geo, options));
   // read at call time: a loader may have replaced any entry
@@ -171,6 +188,7 @@ export function createDotProductMixer(spec: MixerSpec, options: DotProductMixerO
     },
     [Symbol.dispose](): void {
       for (const t of parameters.values()) t.dispose();
+      options.dispose?.();
     },
   };
   if (!spec.causal) return mixer;

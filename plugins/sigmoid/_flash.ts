@@ -25,15 +25,20 @@ function supported(x: Tensor, headDim: number): boolean {
   return (x.dtype === "bf16" || x.dtype === "f16") && HEAD_DIMS.includes(headDim);
 }
 
-/** What every launch shares: the kernels, the score bias and the ALiBi slopes (or none). */
+/** What every launch shares: the kernels, the score bias and the ALiBi slopes on the device (or none). */
 interface Launcher {
   kernels: PluginKernels;
   bias: number;
-  slopes: Float32Array | undefined;
+  slopes: Tensor | undefined;
 }
 
-function launcher(kernels: PluginKernels, bias: number, slopes: ArrayLike<number> | undefined): Launcher {
-  return { kernels, bias, slopes: slopes === undefined ? undefined : Float32Array.from(slopes) };
+/**
+ * ALiBi slopes as the f32 device tensor the kernels read: uploaded once for a mixer, which frees
+ * it when disposed, instead of one host-to-device copy per attention call.
+ */
+export function deviceSlopes(slopes: ArrayLike<number>): Tensor {
+  using host = tensor(Float32Array.from(slopes), { dtype: "f32" });
+  return toDevice(host, "cuda");
 }
 
 /** The strided forward over the views, `call.keyLength` keys; throws NativeError on failure. */
@@ -45,10 +50,6 @@ function launch(
   call: AttentionCall,
   describe: () => string,
 ): void {
-  using hostSlopes = slopes === undefined ? undefined : tensor(slopes, { dtype: "f32" });
-  using deviceSlopes = hostSlopes === undefined ? undefined : toDevice(hostSlopes, "cuda");
-  // the slopes are freed after the launch: the backend's single stream orders any reuse of their
-  // memory after this kernel
   const status = kernels.symbols.attnzoo_sigmoid_forward_strided(
     DTYPE_CODE[dtype],
     views.q.address,
@@ -64,7 +65,7 @@ function launch(
     1 / Math.sqrt(sizes.headDim),
     bias,
     call.causal ? 1 : 0,
-    deviceSlopes === undefined ? 0n : kernels.pointer(deviceSlopes),
+    slopes === undefined ? 0n : kernels.pointer(slopes),
     0,
     kernels.stream,
     ...views.q.strides,
@@ -76,7 +77,8 @@ function launch(
 }
 
 /**
- * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU; other inputs go to `fallback`. q is
+ * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU (`slopes`: {@linkcode deviceSlopes}, owned by
+ * the caller); other inputs go to `fallback`. q is
  * [B, H, Nq, d], k and v [B, Hkv, L, d] of which the kernel reads the first keyLength keys (a KV
  * cache's spare capacity stays unread). For a few queries (decoding) the library runs its decode
  * kernel, which splits the keys over the GPU.
@@ -84,10 +86,10 @@ function launch(
 export function flashSigmoidAttention(
   kernels: PluginKernels,
   bias: number,
-  slopes: ArrayLike<number> | undefined,
+  slopes: Tensor | undefined,
   fallback: AttentionFunction,
 ): AttentionFunction {
-  const shared = launcher(kernels, bias, slopes);
+  const shared = { kernels, bias, slopes };
   return (q, k, v, call) => {
     const [batch, heads, nq, d] = q.shape;
     // the kernels align causal masks bottom-right
@@ -108,9 +110,9 @@ export function flashSigmoidAttention(
 export function flashSigmoidPackedAttention(
   kernels: PluginKernels,
   bias: number,
-  slopes: ArrayLike<number> | undefined,
+  slopes: Tensor | undefined,
 ): PackedAttentionFunction {
-  const shared = launcher(kernels, bias, slopes);
+  const shared = { kernels, bias, slopes };
   return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
     const { heads, kvHeads, headDim: d } = geometry;
     const [batch, n] = qkv.shape;

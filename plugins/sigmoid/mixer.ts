@@ -16,19 +16,16 @@ import {
 } from "../../core/nn/mod.ts";
 import { layerNorm, rmsNorm, sigmoid } from "../../core/ops.ts";
 import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
-import { flashSigmoidAttention, flashSigmoidPackedAttention } from "./_flash.ts";
+import { deviceSlopes, flashSigmoidAttention, flashSigmoidPackedAttention } from "./_flash.ts";
 import { parseSigmoidConfig, scoreBias, type SigmoidConfig } from "./config.ts";
 
 /**
- * σ of q kᵀ·d^-½ + b − slope·distance (the full-offset ALiBi rule), masked keys weighted 0: the
- * FlashSigmoid kernels when the device has them, else composed from core ops.
+ * σ of q kᵀ·d^-½ + b − slope·distance (the full-offset ALiBi rule), masked keys weighted 0,
+ * composed from core ops.
  */
-function sigmoidAttentionFunction(config: SigmoidConfig, heads: number, kernels?: PluginKernels): AttentionFunction {
-  const bias = scoreBias(config);
-  const slopes = config.alibi ? alibiSlopes(heads) : undefined;
-  const eager: AttentionFunction = (q, k, v, { causal, queryOffset, keyLength }) =>
+function eagerSigmoidAttention(bias: number, slopes: Float64Array | undefined): AttentionFunction {
+  return (q, k, v, { causal, queryOffset, keyLength }) =>
     eagerAttention(q, k, v, { causal, queryOffset, keyLength, scoreBias: bias, alibiSlopes: slopes, weights: sigmoid });
-  return kernels === undefined ? eager : flashSigmoidAttention(kernels, bias, slopes, eager);
 }
 
 /** RMSNorm (eps 1e-6) or LayerNorm (eps 1e-5) over the head dim, PyTorch's defaults. */
@@ -47,25 +44,28 @@ function qkNorm(kind: "rms" | "layer"): QkTransform {
   };
 }
 
-/** What the sigmoid family plugs into the core dot-product mixer for `config` and `heads` query heads. */
+/**
+ * What the sigmoid family plugs into the core dot-product mixer for `config` and `heads` query
+ * heads. With `kernels` the attention runs on the FlashSigmoid kernels, and the ALiBi slopes live
+ * on the device for the mixer's lifetime (freed by the options' dispose, which the mixer calls).
+ */
 export function sigmoidMixerOptions(
   config: SigmoidConfig,
   heads: number,
   kernels?: PluginKernels,
 ): DotProductMixerOptions {
-  const options: DotProductMixerOptions = {
-    name: "sigmoid mixer",
-    attention: sigmoidAttentionFunction(config, heads, kernels),
-  };
-  if (config.qkNorm !== "none") options.qkTransform = qkNorm(config.qkNorm);
-  else if (kernels !== undefined) {
-    // full forwards read q, k, v in place from the qkv projection (QK-norm needs split heads)
-    options.packedAttention = flashSigmoidPackedAttention(
-      kernels,
-      scoreBias(config),
-      config.alibi ? alibiSlopes(heads) : undefined,
-    );
-  }
+  const bias = scoreBias(config);
+  const slopes = config.alibi ? alibiSlopes(heads) : undefined;
+  const eager = eagerSigmoidAttention(bias, slopes);
+  const qkTransform = config.qkNorm === "none" ? undefined : qkNorm(config.qkNorm);
+  const options: DotProductMixerOptions = { name: "sigmoid mixer", attention: eager };
+  if (qkTransform !== undefined) options.qkTransform = qkTransform;
+  if (kernels === undefined) return options;
+  const onDevice = slopes === undefined ? undefined : deviceSlopes(slopes);
+  options.attention = flashSigmoidAttention(kernels, bias, onDevice, eager);
+  // full forwards read q, k, v in place from the qkv projection (QK-norm needs split heads)
+  if (qkTransform === undefined) options.packedAttention = flashSigmoidPackedAttention(kernels, bias, onDevice);
+  if (onDevice !== undefined) options.dispose = () => onDevice.dispose();
   return options;
 }
 

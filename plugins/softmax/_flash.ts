@@ -32,21 +32,26 @@ interface Sizes {
   headDim: number;
 }
 
-/** The kernel over q, k, v, o views, `call.keyLength` keys, ALiBi `slopes` per head (or none). */
+/**
+ * ALiBi slopes as the f32 device tensor the kernel reads: uploaded once for a mixer, which frees it
+ * when disposed, instead of one host-to-device copy per attention call.
+ */
+export function deviceSlopes(slopes: ArrayLike<number>): Tensor {
+  using host = tensor(Float32Array.from(slopes), { dtype: "f32" });
+  return toDevice(host, "cuda");
+}
+
+/** The kernel over q, k, v, o views, `call.keyLength` keys, ALiBi `slopes` per head on the device (or none). */
 function launch(
   kernels: PluginKernels,
   dtype: "bf16" | "f16",
   views: AttentionViews,
   sizes: Sizes,
   call: AttentionCall,
-  slopes: Float32Array | undefined,
+  slopes: Tensor | undefined,
   describe: () => string,
 ): void {
-  using hostSlopes = slopes === undefined ? undefined : tensor(slopes, { dtype: "f32" });
-  using deviceSlopes = hostSlopes === undefined ? undefined : toDevice(hostSlopes, "cuda");
   const { q, k, v, o } = views;
-  // every temporary is freed after the launch: the backend's single stream orders any reuse of
-  // their memory after this kernel
   const status = kernels.symbols.attnzoo_softmax_forward(
     DTYPE_CODE[dtype],
     q.address,
@@ -66,7 +71,7 @@ function launch(
     1 / Math.sqrt(sizes.headDim),
     call.causal ? 1 : 0,
     call.queryOffset,
-    deviceSlopes === undefined ? 0n : kernels.pointer(deviceSlopes),
+    slopes === undefined ? 0n : kernels.pointer(slopes),
     0,
     kernels.stream,
   ) as number;
@@ -76,10 +81,11 @@ function launch(
 /**
  * softmax(q kᵀ·d^-½ − slope·|distance|) v for head-major q [B, H, Nq, d], k and v [B, Hkv, L, d]
  * (L ≥ keyLength: a KV cache), output [B, H, Nq, d]; other dtypes and head dims go to `fallback`.
+ * `slopes`: {@linkcode deviceSlopes}, owned by the caller.
  */
 export function flashSoftmaxAttention(
   kernels: PluginKernels,
-  slopes: Float32Array | undefined,
+  slopes: Tensor | undefined,
   fallback: AttentionFunction,
 ): AttentionFunction {
   return (q, k, v, call) => {
@@ -106,7 +112,7 @@ export function flashSoftmaxAttention(
  */
 export function flashSoftmaxPackedAttention(
   kernels: PluginKernels,
-  slopes: Float32Array | undefined,
+  slopes: Tensor | undefined,
 ): PackedAttentionFunction {
   return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
     const { heads, kvHeads, headDim: d } = geometry;

@@ -16,7 +16,7 @@ import {
 import { softmax } from "../../core/ops.ts";
 import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
 import { parseSoftmaxConfig, type SoftmaxConfig } from "./config.ts";
-import { flashSoftmaxAttention, flashSoftmaxPackedAttention } from "./_flash.ts";
+import { deviceSlopes, flashSoftmaxAttention, flashSoftmaxPackedAttention } from "./_flash.ts";
 
 /** softmax over keys of q kᵀ·d^-½ with bottom-right causal masking and −slope·|distance| ALiBi. */
 function eagerSoftmaxAttention(config: SoftmaxConfig): AttentionFunction {
@@ -40,12 +40,15 @@ export function softmaxMixerOptions(
 ): DotProductMixerOptions {
   const eager = eagerSoftmaxAttention(config);
   if (kernels === undefined || heads === undefined) return { name: "softmax mixer", attention: eager };
-  const slopes = config.alibi ? Float32Array.from(alibiSlopes(heads)) : undefined;
-  return {
+  // the ALiBi slopes live on the device for the mixer's lifetime (the mixer calls dispose)
+  const slopes = config.alibi ? deviceSlopes(alibiSlopes(heads)) : undefined;
+  const options: DotProductMixerOptions = {
     name: "softmax mixer",
     attention: flashSoftmaxAttention(kernels, slopes, eager),
     packedAttention: flashSoftmaxPackedAttention(kernels, slopes),
   };
+  if (slopes !== undefined) options.dispose = () => slopes.dispose();
+  return options;
 }
 
 /**

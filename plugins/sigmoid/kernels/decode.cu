@@ -3,6 +3,7 @@
 // memory serves the whole group; the keys are split over CTAs so that batch 1 fills the GPU.
 // Sigmoid weights need no normaliser, so the partial outputs of the key splits simply add: each
 // split writes f32 partial sums and a combine pass adds them (one split writes the output directly).
+#include <algorithm>
 #include <mutex>
 
 #include "_dispatch.cuh"
@@ -19,12 +20,18 @@ using namespace attnzoo::mma;
 // memory (no block-wide barrier in the key loop); the warps' sums meet once at the end.
 constexpr int DECODE_WARPS = 4, DECODE_THREADS = DECODE_WARPS * 32, DECODE_ROWS = 16;
 
+// Keys per warp tile at D 128: 32 gives 135 KB of shared memory (1 CTA per SM), 16 gives 70 KB (3
+// per SM). A build option so that the decode benchmark can time both in one process.
+#ifndef SIG_DECODE_BN_D128
+#define SIG_DECODE_BN_D128 32
+#endif
+
 // By tile width D (tile_dim of the head dim): keys per warp tile (16 at D 256, where Q and O alone
 // hold 192 registers), and the fewest keys of a split (two tiles per warp) so that the Q load and
 // the final reduction stay small against its key loop.
 template <int D>
 struct DecodeTile {
-  static constexpr int BN = D == 256 ? 16 : 32, MIN_CHUNK = 2 * DECODE_WARPS * BN;
+  static constexpr int BN = D == 256 ? 16 : D == 128 ? SIG_DECODE_BN_D128 : 32, MIN_CHUNK = 2 * DECODE_WARPS * BN;
 };
 
 template <int D>
@@ -234,6 +241,48 @@ static int partial_buffer(int device, size_t bytes, cudaStream_t stream, float**
   return AZ_OK;
 }
 
+// Which split rule launch_decode uses: 1 (default, measured in run 7) one wave of the slots; 2 the
+// rounds rule below, not measured yet; 0 one wave of 4 CTAs per SM whatever the occupancy (run 5).
+// Build options so that the decode benchmark times the rules in one process
+// (dev/device_run_split.sh); the default moves to the rounds rule only where that measurement
+// shows it winning.
+#ifndef SIG_DECODE_SPLIT_RULE
+#define SIG_DECODE_SPLIT_RULE 1
+#endif
+
+// Keys per split for `ctas` CTAs per split (batch × KV heads × row blocks) over nk keys on `sms`
+// SMs that each hold `per_sm` of these CTAs at once (the occupancy of the instantiated kernel);
+// chunks are whole rounds of the warps' tiles and at least min_chunk keys.
+//
+// Rounds rule: the split count minimising rounds × (chunk + min_chunk), rounds = how many times the
+// CTAs fill the slots. A CTA's fixed cost (Q load, pipeline fill, the reduction of its warps, the
+// partial-sum write) is counted as min_chunk keys: runs 5 and 7 at d 128 (1 CTA per SM) put it at
+// ≈ 6 µs, the time of ≈ 270 keys. One wave (run 7's rule) rounded 32 CTAs × 5 splits = 160 up to 2
+// rounds on 132 slots (8-13 % slower than run 5's 16 splits); this rule takes 4 splits (one
+// round) there. Ties go to fewer splits.
+static int split_chunk(int nk, int64_t ctas, int sms, int per_sm, int round, int min_chunk) {
+  const int64_t slots = static_cast<int64_t>(sms) * max(per_sm, 1);
+  const auto chunk_of = [&](int64_t splits) {
+    const int per_split = static_cast<int>((nk + splits - 1) / splits);
+    return max(min_chunk, (per_split + round - 1) / round * round);
+  };
+  if (SIG_DECODE_SPLIT_RULE < 2) {
+    const int64_t wave = SIG_DECODE_SPLIT_RULE == 1 ? slots : static_cast<int64_t>(sms) * 4;
+    return chunk_of((wave + ctas - 1) / ctas);
+  }
+  // more splits than 4 rounds' worth cannot pay: each round adds a CTA's fixed cost to the path
+  const int64_t most = std::min<int64_t>((nk + min_chunk - 1) / min_chunk, std::max<int64_t>(1, 4 * slots / ctas));
+  int best = chunk_of(1);
+  int64_t best_cost = INT64_MAX;
+  for (int64_t s = 1; s <= most; s++) {
+    const int chunk = chunk_of(s);
+    const int64_t splits = (nk + chunk - 1) / chunk;
+    const int64_t cost = (ctas * splits + slots - 1) / slots * (chunk + min_chunk);
+    if (cost < best_cost) best = chunk, best_cost = cost;
+  }
+  return best;
+}
+
 template <typename T, int HD, bool CAUSAL, bool ALIBI>
 int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t o, cudaStream_t stream) {
   const char* op = "sigmoid_decode";
@@ -250,16 +299,9 @@ int launch_decode(const Problem& p, uint64_t q, uint64_t k, uint64_t v, uint64_t
     return fail(AZ_RANGE, op, "kv_heads %d × %d query row blocks exceeds the grid limit 65535", p.kv_heads,
                 row_groups);
   }
-  // Enough splits for one full wave (as many CTAs per SM as the shared memory lets run: 1 at d 128,
-  // 3 at d 64), each split a whole number of warp tile rounds. Run 5 aimed at 4 CTAs per SM for
-  // every d: at d 128 that made 256-key slivers run in waves (22-46 % of peak at batch 1).
   int per_sm = 0;
   SIG_CUDA_CHECK(op, cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, DECODE_THREADS, SMEM));
-  const int64_t wave = static_cast<int64_t>(sms) * max(per_sm, 1);
-  const int64_t wanted = (wave + ctas - 1) / ctas;
-  const int per_split = static_cast<int>((p.nk + wanted - 1) / wanted);
-  constexpr int ROUND = DECODE_WARPS * DecodeTile<D>::BN;
-  const int chunk = max(DecodeTile<D>::MIN_CHUNK, (per_split + ROUND - 1) / ROUND * ROUND);
+  const int chunk = split_chunk(p.nk, ctas, sms, per_sm, DECODE_WARPS * DecodeTile<D>::BN, DecodeTile<D>::MIN_CHUNK);
   const int splits = (p.nk + chunk - 1) / chunk;
   const dim3 grid(splits, p.kv_heads * row_groups, p.batch);
   if (splits == 1) {
