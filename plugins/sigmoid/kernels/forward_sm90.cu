@@ -4,11 +4,12 @@
 // register A layout) and V from shared memory (N-major, transposed by the instruction). Tiles sit
 // in the 128-byte-swizzle layout wgmma reads: [D/64][rows][64], 16-byte chunk c of row r at c ^ (r % 8).
 //
-// Software pipeline, step t of a warpgroup: issue S_t = Q K_tᵀ, then O += P_{t−1} V_{t−1}, wait for S_t
-// only, and compute σ(S_t) while the tensor cores run P_{t−1} V_{t−1}; then wait for that product and
-// pack P_t into the registers it read. K and V tiles are double-buffered: K_{t+1} and V_t load during
-// step t, and the block barrier that starts step t + 1 makes them visible and frees the stages read in
-// step t − 1.
+// Step t of a warpgroup: issue S_t = Q K_tᵀ, then O += P_{t−1} V_{t−1}, wait for S_t only, compute
+// σ(S_t), wait for that product and pack P_t into the registers it read. Meant to run the sigmoid under
+// the product; ptxas, however, moves the second wait above most of the tanh (NOTES.md, v6: the
+// packing, which must follow it, is interleaved with them), so only part of it overlaps. K and V
+// tiles are double-buffered: K_{t+1} and V_t load during step t, and the block barrier that starts
+// step t + 1 makes them visible and frees the stages read in step t − 1.
 #include <type_traits>
 
 #include "_dispatch.cuh"
