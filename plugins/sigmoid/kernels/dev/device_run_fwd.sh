@@ -5,9 +5,9 @@
 # linked into its own libattnzoo_sigmoid.so; CANDIDATES get compute-sanitizer memcheck + racecheck and
 # check_strided; then harness.py fwd_variants times every build's wgmma export (DIAGNOSTICS only timed:
 # builds that drop part of the work), with the first candidate's mma.sync export and SDPA flash / cuDNN
-# in the same process; the candidate with the best geometric mean over cuDNN (N ≥ 2048, the shapes the
-# automatic choice sends to wgmma) gets the full grid (`check`) and the benchmark, and its SASS of the
-# bf16 d 128 kernel is kept. Logs in $OUT.
+# in the same process; of the candidates that pass the forward grid, the one with the best geometric mean
+# over cuDNN (N ≥ 2048, the shapes the automatic choice sends to wgmma) gets the full grid (`check`) and
+# the benchmark, and its SASS of the bf16 d 128 kernel is kept. Logs in $OUT.
 # Usage: device_run_fwd.sh PREBUILT CANDIDATE... [-- DIAGNOSTIC...]
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -55,17 +55,22 @@ grep -v '^bfloat16\|^float16' "$OUT/fwd_variants.log" | tail -24
 best=$(python3 - "$OUT/fwd_variants.log" "${candidates[@]}" <<'PY'
 import math, re, sys
 log, names = sys.argv[1], sys.argv[2:]
-sums, count = [0.0] * len(names), 0
+sums, count, failed = [0.0] * len(names), 0, set()
 for line in open(log):
+    m = re.match(r"build (\d+): (\d+)/(\d+) forward cases passed", line)
+    if m and m.group(2) != m.group(3):
+        failed.add(int(m.group(1)))
     m = re.match(r"d\s*(\d+) (full|causal)\s+N\s*(\d+):.*?\|(.*)", line)
     if not m or int(m.group(3)) < 2048 or (m.group(1) == "64" and m.group(2) == "full"):
         continue
     ratios = [float(x) for x in re.findall(r"x([0-9.]+)", m.group(4))][: len(names)]
     sums = [s + math.log(r) for s, r in zip(sums, ratios)]
     count += 1
-print(names[max(range(len(names)), key=lambda i: sums[i])] if count else names[0])
-for n, s in zip(names, sums):
-    print(f"{n}: geometric mean over cuDNN {math.exp(s / max(count, 1)):.3f} on {count} shapes", file=sys.stderr)
+passing = [i for i in range(len(names)) if i not in failed] or [0]
+print(names[max(passing, key=lambda i: sums[i])] if count else names[passing[0]])
+for i, (n, s) in enumerate(zip(names, sums)):
+    state = "FAILED the forward grid" if i in failed else "passed"
+    print(f"{n}: geometric mean over cuDNN {math.exp(s / max(count, 1)):.3f} on {count} shapes, {state}", file=sys.stderr)
 PY
 )
 echo "best candidate: $best"
