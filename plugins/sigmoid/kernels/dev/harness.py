@@ -3,6 +3,7 @@
     python3 harness.py check LIB            # forward + backward (both modes) grid, float64 references
     python3 harness.py bench LIB OUTDIR     # TFLOP/s vs SDPA flash / cuDNN / materialised sigmoid
     python3 harness.py variants LIB...      # backward TFLOP/s per build (tile choices) and SDPA-flash's
+    python3 harness.py fwd_variants LIB...  # forward of each build: float64 grid, TFLOP/s vs SDPA flash / cuDNN
     python3 harness.py check_strided LIB    # strided entry point and decode kernel on strided views
     python3 harness.py check_varlen LIB     # varlen (cu_seqlens) forward on packed sequences
 
@@ -588,6 +589,94 @@ def variants(paths):
                 torch.cuda.empty_cache()
 
 
+def fwd_variants(specs):
+    """Forward builds side by side: each passes the forward half of `check`'s grid (float64 reference,
+    2× PyTorch's own low-precision error, outputs poisoned, a repeat bit-identical), then every build
+    and SDPA's flash and cuDNN backends are timed at each benchmark shape in the same process. A spec
+    prefixed "time:" is only timed (a diagnostic build that drops part of the work)."""
+    import triton.testing
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+
+    def timed(fn):
+        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+    timed_only = [s.startswith("time:") for s in specs]
+    libs = [Library(s.removeprefix("time:")) for s in specs]
+    for i, s in enumerate(specs):
+        print(f"build {i}: {s}")
+    checked = [i for i in range(len(libs)) if not timed_only[i]]
+    torch.manual_seed(0)
+    shapes = [(2, 4, 4, 128, 128, 64), (1, 4, 2, 200, 333, 128), (2, 6, 2, 333, 200, 64), (1, 8, 1, 1, 517, 128),
+              (1, 2, 2, 1000, 1000, 64), (1, 2, 1, 77, 77, 128), (3, 2, 2, 64, 1, 64), (1, 4, 4, 513, 1031, 128),
+              (2, 4, 2, 1500, 1700, 128), (1, 4, 4, 2049, 2049, 64)]
+    passed, total, worst = [0] * len(libs), 0, [0.0] * len(libs)
+    for dtype in (torch.bfloat16, torch.float16):
+        for (b, h, hkv, nq, nk, d) in shapes:
+            for causal in (False, True):
+                for alibi in (False, True):
+                    for bias in (-10.0, -math.log(4096), 0.0, 2.0):
+                        per_batch = alibi and bias == 0.0
+                        scale = 1.0 / math.sqrt(d)
+                        q = torch.randn(b, nq, h, d, device="cuda").to(dtype)
+                        k = torch.randn(b, nk, hkv, d, device="cuda").to(dtype)
+                        v = torch.randn(b, nk, hkv, d, device="cuda").to(dtype)
+                        slopes, stride, slopes_bh = None, 0, None
+                        if alibi:
+                            if per_batch:
+                                slopes = (torch.rand(b, h, device="cuda") * 0.5).contiguous()
+                                stride, slopes_bh = h, slopes
+                            else:
+                                slopes = alibi_slopes(h).cuda()
+                                slopes_bh = slopes.view(1, h).expand(b, h)
+                        ref = materialised(q.double(), k.double(), v.double(), scale, bias, causal,
+                                           None if slopes_bh is None else slopes_bh.double())
+                        yard = rel_err(materialised(q, k, v, scale, bias, causal,
+                                                    None if slopes_bh is None else slopes_bh.float()), ref)
+                        total += 1
+                        cells = []
+                        for i in checked:
+                            lib = libs[i]
+                            outs = []
+                            for _ in range(2):
+                                o = torch.full_like(q, float("nan"))
+                                lib.forward(q, k, v, o, scale, bias, causal, slopes, stride)
+                                outs.append(o)
+                            torch.cuda.synchronize()
+                            err = rel_err(outs[0], ref) if bool(torch.isfinite(outs[0]).all()) else float("inf")
+                            ok = err <= 2 * yard + 1e-6 and torch.equal(outs[0], outs[1])
+                            passed[i] += ok
+                            worst[i] = max(worst[i], err / max(yard, 1e-30))
+                            cells.append(f"{'ok' if ok else 'FAIL'} {err:.2e}")
+                        print(f"{str(dtype)[6:]:8s} B{b} H{h}/{hkv} Nq{nq} Nk{nk} d{d} causal={int(causal)} "
+                              f"alibi={int(alibi)} b={bias:+.2f} torch {yard:.2e} | " + " | ".join(cells))
+    for i in checked:
+        print(f"build {i}: {passed[i]}/{total} forward cases passed, worst ratio to torch's own error {worst[i]:.3f}")
+    heads, tokens = 16, 65536
+    print("forward TFLOP/s: flash cudnn | build 0, build 1, ... (each / cuDNN)")
+    for d in (64, 128):
+        for causal in (False, True):
+            for n in (1024, 2048, 4096, 8192, 16384):
+                b = tokens // n
+                torch.manual_seed(n + d)
+                q, k, v = (torch.randn(b, n, heads, d, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+                o = torch.empty_like(q)
+                scale, bias = 1.0 / math.sqrt(d), -math.log(4096)
+                work = 4.0 * b * heads * n * n * d / (2 if causal else 1) / 1e9
+                qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+                peer = {}
+                for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+                    with sdpa_kernel(backend):
+                        peer[name] = work / timed(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal))
+                ours = [work / timed(lambda: lib.forward(q, k, v, o, scale, bias, causal)) for lib in libs]
+                cells = " | ".join(f"{t:4.0f} x{t / peer['cudnn']:.2f}" for t in ours)
+                print(f"d{d:3d} {'causal' if causal else 'full  '} N{n:5d}: flash {peer['flash']:4.0f} cudnn "
+                      f"{peer['cudnn']:4.0f} | {cells}", flush=True)
+                del q, k, v, o, qt, kt, vt
+                torch.cuda.empty_cache()
+    return all(passed[i] == total for i in checked)
+
+
 def chart(rows, peak, path):
     import matplotlib
 
@@ -621,6 +710,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "variants":
         variants(sys.argv[2:])
         sys.exit(0)
+    if sys.argv[1] == "fwd_variants":
+        sys.exit(0 if fwd_variants(sys.argv[2:]) else 1)
     if sys.argv[1] == "check":
         sys.exit(0 if check(lib) else 1)
     if sys.argv[1] == "check_strided":
