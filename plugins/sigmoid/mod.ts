@@ -83,6 +83,13 @@ const BACKWARD: FfiSymbol = {
   result: "i32",
 };
 
+/** The varlen backward: dtype, q, k, v, dout, dq, dk, dv, the dQ workspace (total_q·H·d f32),
+ * cu_seqlens_q, cu_seqlens_k, B, H, Hkv, total_q, then max Nq onwards as the backward. */
+const VARLEN_BACKWARD: FfiSymbol = {
+  parameters: ["i32", ...Array<FfiType>(10).fill("u64"), "i32", "i32", "i32", "i32", ...BACKWARD.parameters.slice(12)],
+  result: "i32",
+};
+
 /** The sigmoid attention plugin. */
 export const plugin: PluginManifest = {
   name: "sigmoid",
@@ -117,6 +124,8 @@ export const plugin: PluginManifest = {
       attnzoo_sigmoid_forward_varlen: VARLEN_FORWARD,
       attnzoo_sigmoid_backward: BACKWARD,
       attnzoo_sigmoid_backward_mma: BACKWARD,
+      attnzoo_sigmoid_backward_varlen: VARLEN_BACKWARD,
+      attnzoo_sigmoid_backward_varlen_mma: VARLEN_BACKWARD,
       attnzoo_sigmoid_last_error: { parameters: ["pointer", "i32"], result: "i32" },
     },
   },
