@@ -36,9 +36,9 @@ static int forward(ForwardPath path, int dtype, uint64_t q, uint64_t k, uint64_t
     if (path == ForwardPath::Sm90 && !wgmma_dim) {
       return fail(AZ_INVALID, op, "the wgmma path takes head_dim 64 or 128, not %d", head_dim);
     }
-    // Measured on H100 (NOTES.md, run 3): wgmma wins at d = 128 and for causal d = 64; the mma.sync
-    // kernel with two row blocks per warp stays ahead for non-causal d = 64. Other dims: mma.sync.
-    if (major == 9 && wgmma_dim && (path == ForwardPath::Sm90 || head_dim == 128 || causal != 0)) {
+    // Measured on H100 (NOTES.md, run fwd3): the wgmma kernel (v8) is ahead of mma.sync at d 64 and
+    // 128, causal or not. Other dims: mma.sync.
+    if (major == 9 && wgmma_dim) {
       return forward_sm90(p, dtype, head_dim, causal != 0, q, k, v, o, s);
     }
   }
