@@ -6,7 +6,7 @@ CUDA machine with PyTorch and Triton:
 
 LIB defaults to plugins/sigmoid/kernels/dev/build/libattnzoo_sigmoid.so, OUTDIR to bench/out. Writes
 decode.json and decode_table.md there (results: bench/flash_sigmoid_decode.md). Each NAME=LIB is a
-build variant of the library (e.g. decode.cu under other -DSIG_DECODE_* options) whose decode with
+build variant of the library (e.g. decode.cu compiled with other split or tile choices) whose decode with
 ALiBi is timed on every shape too, in the same process, and tabled against LIB (variants.md).
 --no-tiled leaves out the tiled forward's column (its kernel does not change with decode.cu).
 

@@ -20,18 +20,13 @@ using namespace attnzoo::mma;
 // memory (no block-wide barrier in the key loop); the warps' sums meet once at the end.
 constexpr int DECODE_WARPS = 4, DECODE_THREADS = DECODE_WARPS * 32, DECODE_ROWS = 16;
 
-// Keys per warp tile at D 128: 32 gives 135 KB of shared memory (1 CTA per SM), 16 gives 70 KB (3
-// per SM). A build option so that the decode benchmark can time both in one process.
-#ifndef SIG_DECODE_BN_D128
-#define SIG_DECODE_BN_D128 32
-#endif
-
 // By tile width D (tile_dim of the head dim): keys per warp tile (16 at D 256, where Q and O alone
-// hold 192 registers), and the fewest keys of a split (two tiles per warp) so that the Q load and
+// hold 192 registers; 32 at D 128 gives 135 KB of shared memory, 1 CTA per SM, which run split1
+// measured 0–17 % faster than 16-key tiles at 3 CTAs per SM), and the fewest keys of a split (two tiles per warp) so that the Q load and
 // the final reduction stay small against its key loop.
 template <int D>
 struct DecodeTile {
-  static constexpr int BN = D == 256 ? 16 : D == 128 ? SIG_DECODE_BN_D128 : 32, MIN_CHUNK = 2 * DECODE_WARPS * BN;
+  static constexpr int BN = D == 256 ? 16 : 32, MIN_CHUNK = 2 * DECODE_WARPS * BN;
 };
 
 template <int D>
@@ -241,15 +236,6 @@ static int partial_buffer(int device, size_t bytes, cudaStream_t stream, float**
   return AZ_OK;
 }
 
-// Which split rule launch_decode uses: 1 (default, measured in run 7) one wave of the slots; 2 the
-// rounds rule below, not measured yet; 0 one wave of 4 CTAs per SM whatever the occupancy (run 5).
-// Build options so that the decode benchmark times the rules in one process
-// (dev/device_run_split.sh); the default moves to the rounds rule only where that measurement
-// shows it winning.
-#ifndef SIG_DECODE_SPLIT_RULE
-#define SIG_DECODE_SPLIT_RULE 1
-#endif
-
 // Keys per split for `ctas` CTAs per split (batch × KV heads × row blocks) over nk keys on `sms`
 // SMs that each hold `per_sm` of these CTAs at once (the occupancy of the instantiated kernel);
 // chunks are whole rounds of the warps' tiles and at least min_chunk keys.
@@ -259,17 +245,14 @@ static int partial_buffer(int device, size_t bytes, cudaStream_t stream, float**
 // partial-sum write) is counted as min_chunk keys: runs 5 and 7 at d 128 (1 CTA per SM) put it at
 // ≈ 6 µs, the time of ≈ 270 keys. One wave (run 7's rule) rounded 32 CTAs × 5 splits = 160 up to 2
 // rounds on 132 slots (8-13 % slower than run 5's 16 splits); this rule takes 4 splits (one
-// round) there. Ties go to fewer splits.
+// round) there. Ties go to fewer splits. Run split1 (same process, 32 decode shapes): 0.85–1.00× the
+// time of run 7's rule, 0.85–1.01× run 5's (bench/flash_sigmoid_decode.md).
 static int split_chunk(int nk, int64_t ctas, int sms, int per_sm, int round, int min_chunk) {
   const int64_t slots = static_cast<int64_t>(sms) * max(per_sm, 1);
   const auto chunk_of = [&](int64_t splits) {
     const int per_split = static_cast<int>((nk + splits - 1) / splits);
     return max(min_chunk, (per_split + round - 1) / round * round);
   };
-  if (SIG_DECODE_SPLIT_RULE < 2) {
-    const int64_t wave = SIG_DECODE_SPLIT_RULE == 1 ? slots : static_cast<int64_t>(sms) * 4;
-    return chunk_of((wave + ctas - 1) / ctas);
-  }
   // more splits than 4 rounds' worth cannot pay: each round adds a CTA's fixed cost to the path
   const int64_t most = std::min<int64_t>((nk + min_chunk - 1) / min_chunk, std::max<int64_t>(1, 4 * slots / ctas));
   int best = chunk_of(1);
