@@ -106,6 +106,20 @@ function mixerSpec(c: VitConfig, block: number, device: Device, dtype: MixerSpec
 }
 
 /** A built ViT. */
+/** `x` ([1, ...]) repeated `n` times along dim 0 by doubling: about 2·log2(n) copies where a concat of
+ * n references makes n (64 device copies per forward at batch 64). */
+function repeatBatch(x: Tensor, n: number): Tensor {
+  let acc = x.reshape(x.shape);
+  while (acc.shape[0] < n) {
+    const take = Math.min(acc.shape[0], n - acc.shape[0]);
+    using head = take === acc.shape[0] ? acc.reshape(acc.shape) : narrow(acc, 0, 0, take);
+    const next = concat([acc, head], 0);
+    acc.dispose();
+    acc = next;
+  }
+  return acc;
+}
+
 export class VisionTransformer extends ModelBase<VitConfig> {
   /** Logits [B, numClasses] of images [B, C, H, W] (normalised with the card's mean and std). */
   forward(images: Tensor): Tensor {
@@ -138,7 +152,7 @@ export class VisionTransformer extends ModelBase<VitConfig> {
     using seq = permute(flat, [0, 2, 1]);
     using posEmbed = this.#positionEmbedding(gh, gw);
     if (!c.classToken) return add(seq, posEmbed);
-    using cls = concat(Array(batch).fill(param(p, "cls_token")), 0);
+    using cls = repeatBatch(param(p, "cls_token"), batch);
     using tokens = concat([cls, seq], 1);
     return add(tokens, posEmbed);
   }

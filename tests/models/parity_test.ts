@@ -165,3 +165,28 @@ test("vit: other image sizes resize the position embedding; grid-built families 
   }
   assertEquals(refused, true, "agent ViT at another grid throws a ShapeError");
 });
+
+test("vit: a batch of 5 gives each image's logits alone (the class token repeated over any batch size)", () => {
+  using vit = buildModel({
+    name: "batch",
+    card,
+    architecture: "vit",
+    imageSize: 32,
+    patchSize: 8,
+    numClasses: 10,
+    dim: 48,
+    depth: 1,
+    heads: 3,
+    attention: { plugin: "softmax" },
+  }, { device: "cpu", seed: 3 }) as Model & { forward(x: Tensor): Tensor };
+  const pixels = 3 * 32 * 32;
+  const images = Float32Array.from({ length: 5 * pixels }, (_, i) => Math.sin(0.37 * i));
+  using batch = tensor(images, { shape: [5, 3, 32, 32] });
+  using logits = vit.forward(batch);
+  const all = logits.toFloat32Array();
+  for (let i = 0; i < 5; i++) {
+    using one = tensor(images.slice(i * pixels, (i + 1) * pixels), { shape: [1, 3, 32, 32] });
+    using alone = vit.forward(one);
+    assertRelativeError(all.slice(i * 10, (i + 1) * 10), alone.toFloat32Array(), 1e-6, `image ${i}`);
+  }
+});
