@@ -5,6 +5,8 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
+import { toDevice } from "./ops.ts";
+import { type Device, type Tensor, tensor } from "./tensor.ts";
 
 function powerOfTwoSlopes(n: number): number[] {
   const start = 2 ** (-(2 ** -(Math.log2(n) - 3)));
@@ -26,4 +28,13 @@ export function alibiSlopes(heads: number): Float64Array {
     slopes.push(...extra);
   }
   return Float64Array.from(slopes);
+}
+
+/**
+ * `slopes` as the f32 tensor on `device` that fused attention kernels read: uploaded once for a
+ * mixer's lifetime (which disposes it) instead of one host-to-device copy per attention call.
+ */
+export function slopesOnDevice(slopes: ArrayLike<number>, device: Device): Tensor {
+  using host = tensor(Float32Array.from(slopes), { dtype: "f32" });
+  return toDevice(host, device);
 }

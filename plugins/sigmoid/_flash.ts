@@ -13,9 +13,8 @@ import {
   type PackedAttentionFunction,
   packedViews,
 } from "../../core/nn/mod.ts";
-import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
-import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
+import { fmtShape, type Tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [32, 64, 96, 128, 256];
@@ -30,15 +29,6 @@ interface Launcher {
   kernels: PluginKernels;
   bias: number;
   slopes: Tensor | undefined;
-}
-
-/**
- * ALiBi slopes as the f32 device tensor the kernels read: uploaded once for a mixer, which frees
- * it when disposed, instead of one host-to-device copy per attention call.
- */
-export function deviceSlopes(slopes: ArrayLike<number>): Tensor {
-  using host = tensor(Float32Array.from(slopes), { dtype: "f32" });
-  return toDevice(host, "cuda");
 }
 
 /** The strided forward over the views, `call.keyLength` keys; throws NativeError on failure. */
@@ -77,7 +67,7 @@ function launch(
 }
 
 /**
- * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU (`slopes`: {@linkcode deviceSlopes}, owned by
+ * σ(q kᵀ·d^-½ + b − slope·|distance|) v on the GPU (`slopes`: `slopesOnDevice` of core/alibi.ts, owned by
  * the caller); other inputs go to `fallback`. q is
  * [B, H, Nq, d], k and v [B, Hkv, L, d] of which the kernel reads the first keyLength keys (a KV
  * cache's spare capacity stays unread). For a few queries (decoding) the library runs its decode

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { alibiSlopes } from "../../core/alibi.ts";
+import { alibiSlopes, slopesOnDevice } from "../../core/alibi.ts";
 import {
   type AttentionFunction,
   createDotProductMixer,
@@ -16,7 +16,7 @@ import {
 } from "../../core/nn/mod.ts";
 import { layerNorm, rmsNorm, sigmoid } from "../../core/ops.ts";
 import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
-import { deviceSlopes, flashSigmoidAttention, flashSigmoidPackedAttention } from "./_flash.ts";
+import { flashSigmoidAttention, flashSigmoidPackedAttention } from "./_flash.ts";
 import { parseSigmoidConfig, scoreBias, type SigmoidConfig } from "./config.ts";
 
 /**
@@ -61,7 +61,7 @@ export function sigmoidMixerOptions(
   const options: DotProductMixerOptions = { name: "sigmoid mixer", attention: eager };
   if (qkTransform !== undefined) options.qkTransform = qkTransform;
   if (kernels === undefined) return options;
-  const onDevice = slopes === undefined ? undefined : deviceSlopes(slopes);
+  const onDevice = slopes === undefined ? undefined : slopesOnDevice(slopes, "cuda");
   options.attention = flashSigmoidAttention(kernels, bias, onDevice, eager);
   // full forwards read q, k, v in place from the qkv projection (QK-norm needs split heads)
   if (qkTransform === undefined) options.packedAttention = flashSigmoidPackedAttention(kernels, bias, onDevice);

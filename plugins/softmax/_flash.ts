@@ -12,9 +12,8 @@ import {
   type PackedAttentionFunction,
   packedViews,
 } from "../../core/nn/mod.ts";
-import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
-import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
+import { fmtShape, type Tensor } from "../../core/tensor.ts";
 
 const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [64, 128];
@@ -30,15 +29,6 @@ interface Sizes {
   kvHeads: number;
   nq: number;
   headDim: number;
-}
-
-/**
- * ALiBi slopes as the f32 device tensor the kernel reads: uploaded once for a mixer, which frees it
- * when disposed, instead of one host-to-device copy per attention call.
- */
-export function deviceSlopes(slopes: ArrayLike<number>): Tensor {
-  using host = tensor(Float32Array.from(slopes), { dtype: "f32" });
-  return toDevice(host, "cuda");
 }
 
 /** The kernel over q, k, v, o views, `call.keyLength` keys, ALiBi `slopes` per head on the device (or none). */
@@ -81,7 +71,7 @@ function launch(
 /**
  * softmax(q kᵀ·d^-½ − slope·|distance|) v for head-major q [B, H, Nq, d], k and v [B, Hkv, L, d]
  * (L ≥ keyLength: a KV cache), output [B, H, Nq, d]; other dtypes and head dims go to `fallback`.
- * `slopes`: {@linkcode deviceSlopes}, owned by the caller.
+ * `slopes`: `slopesOnDevice` of core/alibi.ts, owned by the caller.
  */
 export function flashSoftmaxAttention(
   kernels: PluginKernels,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { alibiSlopes } from "../../core/alibi.ts";
+import { alibiSlopes, slopesOnDevice } from "../../core/alibi.ts";
 import {
   type AttentionFunction,
   createDotProductMixer,
@@ -16,7 +16,7 @@ import {
 import { softmax } from "../../core/ops.ts";
 import type { MixerSpec, PluginKernels, TokenMixer } from "../../core/plugin.ts";
 import { parseSoftmaxConfig, type SoftmaxConfig } from "./config.ts";
-import { deviceSlopes, flashSoftmaxAttention, flashSoftmaxPackedAttention } from "./_flash.ts";
+import { flashSoftmaxAttention, flashSoftmaxPackedAttention } from "./_flash.ts";
 
 /** softmax over keys of q kᵀ·d^-½ with bottom-right causal masking and −slope·|distance| ALiBi. */
 function eagerSoftmaxAttention(config: SoftmaxConfig): AttentionFunction {
@@ -41,7 +41,7 @@ export function softmaxMixerOptions(
   const eager = eagerSoftmaxAttention(config);
   if (kernels === undefined || heads === undefined) return { name: "softmax mixer", attention: eager };
   // the ALiBi slopes live on the device for the mixer's lifetime (the mixer calls dispose)
-  const slopes = config.alibi ? deviceSlopes(alibiSlopes(heads)) : undefined;
+  const slopes = config.alibi ? slopesOnDevice(alibiSlopes(heads), "cuda") : undefined;
   const options: DotProductMixerOptions = {
     name: "softmax mixer",
     attention: flashSoftmaxAttention(kernels, slopes, eager),

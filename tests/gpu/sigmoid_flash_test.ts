@@ -9,7 +9,7 @@
 // ≈ 8e-3; the kernel also rounds P to bf16 before P·V, as FlashAttention does); layout or masking
 // bugs give errors of order 1.
 import "../../mod.ts";
-import { alibiSlopes } from "../../core/alibi.ts";
+import { alibiSlopes, slopesOnDevice } from "../../core/alibi.ts";
 import { type AttentionFunction, eagerAttention } from "../../core/nn/mod.ts";
 import { cast, narrow, permute, sigmoid, toDevice } from "../../core/ops.ts";
 import type { MixerSpec } from "../../core/plugin.ts";
@@ -17,7 +17,7 @@ import { randn } from "../../core/random.ts";
 import { createMixer, getPlugin } from "../../core/registry.ts";
 import { sigmoidAttentionBackward } from "../../plugins/sigmoid/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
-import { deviceSlopes, flashSigmoidAttention } from "../../plugins/sigmoid/_flash.ts";
+import { flashSigmoidAttention } from "../../plugins/sigmoid/_flash.ts";
 import { assert, assertRelativeError } from "../_assert.ts";
 import { test } from "../_harness.ts";
 import { bf16OnCuda, gpu, mixerSpec } from "./_setup.ts";
@@ -84,8 +84,8 @@ test("FlashSigmoid attention on CUDA reads only keyLength keys of a KV cache wit
   const refuse: AttentionFunction = () => {
     throw new Error("these inputs belong to the kernels, not the fallback");
   };
-  using slopesOnDevice = deviceSlopes(slopes);
-  const flash = flashSigmoidAttention(kernels, bias, slopesOnDevice, refuse);
+  using deviceSlopes = slopesOnDevice(slopes, "cuda");
+  const flash = flashSigmoidAttention(kernels, bias, deviceSlopes, refuse);
   const [capacity, keyLength] = [300, 261];
   // GQA 8/2: 4·nq query rows per KV head; up to 16 take the decode kernel, 160 the tiled forward;
   // d 32 and 96 run in zero-padded 64- and 128-wide tiles
