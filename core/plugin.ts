@@ -117,6 +117,8 @@ export interface PluginKernels {
   check(status: number, op: string, detail: string | (() => string)): void;
   /** Compute capability of the device (90 for Hopper). */
   readonly computeCapability: number;
+  /** The runtime ABI's code of a dtype (kernels/_runtime.h: AZ_F32, AZ_F16, AZ_BF16, AZ_I32), for `dtype` arguments. */
+  dtypeCode(dtype: DType): number;
 }
 
 /** Ops a plugin implements on one backend. */

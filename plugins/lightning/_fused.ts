@@ -8,7 +8,6 @@ import { dtypeSize } from "../../core/dtype.ts";
 import type { PluginKernels, PluginManifest } from "../../core/plugin.ts";
 import type { Tensor } from "../../core/tensor.ts";
 
-const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 /** q/k head dims the kernels are built for; v head dims must be multiples of 32. */
 const QK_DIMS = [64, 128, 256];
 
@@ -66,7 +65,7 @@ export class FusedLightning {
 
   #common(q: Operand, k: Operand, v: Operand, o: Operand): (number | bigint)[] {
     return [
-      DTYPE_CODE[q.tensor.dtype as "bf16" | "f16"],
+      this.kernels.dtypeCode(q.tensor.dtype),
       this.#address(q),
       this.#address(k),
       this.#address(v),

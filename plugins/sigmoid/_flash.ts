@@ -16,11 +16,10 @@ import {
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor } from "../../core/tensor.ts";
 
-const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [32, 64, 96, 128, 256];
 
-/** Whether the kernels take tensors of this dtype and head dim. */
-function supported(x: Tensor, headDim: number): boolean {
+/** Whether the FlashSigmoid forward kernels take tensors of this dtype and head dim. */
+export function flashSupports(x: Tensor, headDim: number): boolean {
   return (x.dtype === "bf16" || x.dtype === "f16") && HEAD_DIMS.includes(headDim);
 }
 
@@ -41,7 +40,7 @@ function launch(
   describe: () => string,
 ): void {
   const status = kernels.symbols.attnzoo_sigmoid_forward_strided(
-    DTYPE_CODE[dtype],
+    kernels.dtypeCode(dtype),
     views.q.address,
     views.k.address,
     views.v.address,
@@ -83,7 +82,7 @@ export function flashSigmoidAttention(
   return (q, k, v, call) => {
     const [batch, heads, nq, d] = q.shape;
     // the kernels align causal masks bottom-right
-    if (!supported(q, d) || call.queryOffset !== call.keyLength - nq) return fallback(q, k, v, call);
+    if (!flashSupports(q, d) || call.queryOffset !== call.keyLength - nq) return fallback(q, k, v, call);
     const out = kernels.empty([batch, heads, nq, d], q.dtype);
     const views = headMajorViews(kernels.pointer, q, k, v, out);
     const sizes = { batch, heads, kvHeads: k.shape[1], nq, headDim: d };
@@ -106,7 +105,7 @@ export function flashSigmoidPackedAttention(
   return (qkv: Tensor, geometry: HeadGeometry, call: AttentionCall) => {
     const { heads, kvHeads, headDim: d } = geometry;
     const [batch, n] = qkv.shape;
-    if (!supported(qkv, d) || call.queryOffset !== call.keyLength - n) return undefined;
+    if (!flashSupports(qkv, d) || call.queryOffset !== call.keyLength - n) return undefined;
     const out = kernels.empty([batch, n, heads * d], qkv.dtype);
     const views = packedViews(kernels.pointer, qkv, geometry, out);
     const sizes = { batch, heads, kvHeads, nq: n, headDim: d };

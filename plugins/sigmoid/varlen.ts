@@ -2,11 +2,13 @@
 // checks, the CPU path (the reference math per sequence) and the CUDA path on
 // attnzoo_sigmoid_forward_varlen. The public entry point is sigmoidAttentionVarlen in mod.ts,
 // which resolves the plugin's kernels.
+import { slopesOnDevice } from "../../core/alibi.ts";
 import { ConfigError, DTypeError, ShapeError } from "../../core/errors.ts";
 import { launchInto, readF64, readSlopes, resolveScale, type Slopes } from "../../core/nn/mod.ts";
 import { toDevice } from "../../core/ops.ts";
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor, tensor } from "../../core/tensor.ts";
+import { flashSupports } from "./_flash.ts";
 import { sigmoidForwardF64, type SigmoidMath } from "./_kernel.ts";
 
 /**
@@ -186,12 +188,9 @@ export function varlenOnHost(p: VarlenProblem, q: Tensor, k: Tensor, v: Tensor):
   return tensor(out, { shape: q.shape, dtype: q.dtype });
 }
 
-const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
-const HEAD_DIMS = [32, 64, 96, 128, 256];
-
 /** Whether the varlen kernel takes these inputs (bf16/f16 on its head dims, some queries). */
 export function kernelTakes(p: VarlenProblem, q: Tensor): boolean {
-  return (q.dtype === "bf16" || q.dtype === "f16") && HEAD_DIMS.includes(p.headDim) && p.maxQ > 0;
+  return flashSupports(q, p.headDim) && p.maxQ > 0;
 }
 
 /** The CUDA path: attnzoo_sigmoid_forward_varlen on device q, k, v; [total_q, H, d] on the device. */
@@ -202,12 +201,11 @@ export function varlenOnDevice(kernels: PluginKernels, p: VarlenProblem, q: Tens
   using hostK = tensor(p.offsetsK, { dtype: "i32" });
   using cuQ = toDevice(hostQ, q.device);
   using cuK = toDevice(hostK, q.device);
-  using hostSlopes = p.math.slopes === undefined ? undefined : tensor(p.math.slopes, { dtype: "f32" });
-  using slopes = hostSlopes === undefined ? undefined : toDevice(hostSlopes, q.device);
+  using slopes = p.math.slopes === undefined ? undefined : slopesOnDevice(p.math.slopes, q.device);
   const out = kernels.empty(q.shape, q.dtype);
   return launchInto(out, () => {
     const status = kernels.symbols.attnzoo_sigmoid_forward_varlen(
-      DTYPE_CODE[q.dtype as "bf16" | "f16"],
+      kernels.dtypeCode(q.dtype),
       kernels.pointer(q),
       kernels.pointer(k),
       kernels.pointer(v),

@@ -15,7 +15,6 @@ import {
 import type { PluginKernels } from "../../core/plugin.ts";
 import { fmtShape, type Tensor } from "../../core/tensor.ts";
 
-const DTYPE_CODE = { f16: 1, bf16: 2 } as const;
 const HEAD_DIMS = [64, 128];
 
 /** Whether the kernel takes tensors of this dtype and head dim. */
@@ -43,7 +42,7 @@ function launch(
 ): void {
   const { q, k, v, o } = views;
   const status = kernels.symbols.attnzoo_softmax_forward(
-    DTYPE_CODE[dtype],
+    kernels.dtypeCode(dtype),
     q.address,
     k.address,
     v.address,

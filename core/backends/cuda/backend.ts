@@ -158,6 +158,7 @@ export class CudaBackend implements Backend {
       empty: (shape, dtype) => this.empty(shape, dtype),
       check: library.check,
       computeCapability: this.info.computeCapability,
+      dtypeCode: (dtype) => DTYPE_CODE[dtype],
     };
     this.#plugins.set(plugin.name, kernels);
     return kernels;

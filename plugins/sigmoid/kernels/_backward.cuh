@@ -31,6 +31,33 @@ __device__ __forceinline__ BackwardRows backward_rows(const Problem& p, int b) {
   return {seq.nq, seq.nk, seq.q, seq.k};
 }
 
+// What a block owning keys [k0, k0 + BK) of kv head hk in batch entry b loops over (the keys pass
+// and both single passes): the BQ-row query tiles that see at least one of its keys (query i sees
+// key j when j ≤ i + offset, offset = Nk − Nq), for every query head of the group. Step s covers
+// query head head(s), rows [q_row0(s), + BQ) starting at element q_offset(s) + q_row0(s)·q_row.
+template <int BQ, bool CAUSAL>
+struct KeyTileSteps {
+  const Problem& p;
+  BackwardRows rows;
+  int hk, group, offset, q_tile0, q_tiles, steps;
+
+  __device__ __forceinline__ KeyTileSteps(const Problem& problem, int b, int kv_head, int k0)
+      : p(problem), rows(backward_rows(problem, b)), hk(kv_head), group(problem.heads / problem.kv_heads) {
+    offset = rows.nk - rows.nq;
+    const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
+    q_tile0 = first_query / BQ;
+    q_tiles = first_query < rows.nq ? (rows.nq + BQ - 1) / BQ - q_tile0 : 0;
+    steps = q_tiles * group;
+  }
+  // The first element of this kv head's K/V (and dK/dV) rows.
+  __device__ __forceinline__ int64_t kv_base() const { return rows.kv + static_cast<int64_t>(hk) * p.k_head; }
+  __device__ __forceinline__ int head(int step) const { return hk * group + step / q_tiles; }
+  __device__ __forceinline__ int64_t q_offset(int step) const {
+    return rows.q + static_cast<int64_t>(head(step)) * p.q_head;
+  }
+  __device__ __forceinline__ int q_row0(int step) const { return (q_tile0 + step % q_tiles) * BQ; }
+};
+
 // dS = P ⊙ (1 − P) ⊙ dP, in place of dP.
 template <int COLS>
 __device__ __forceinline__ void sigmoid_grad(float (&dp)[COLS / 8][4], const float (&w)[COLS / 8][4]) {

@@ -66,32 +66,20 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
   T* s_do = s_q + 2 * BQ * D;  // two stages of [BQ][D]
 
   const int hk = blockIdx.y, b = blockIdx.z;
-  const int group = p.heads / p.kv_heads;
   const int k0 = static_cast<int>(blockIdx.x) / HALVES * BK;
   const int col0 = static_cast<int>(blockIdx.x) % HALVES * COLS;  // this block's output columns
   const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const BackwardRows rows = backward_rows(p, b);
-  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  const KeyTileSteps<BQ, CAUSAL> tiles(p, b, hk, k0);
+  const int nq = tiles.rows.nq, nk = tiles.rows.nk, offset = tiles.offset, steps = tiles.steps;
   if (k0 >= nk) return;  // a shorter sequence of a varlen batch
-  const int64_t kv_base = rows.kv + static_cast<int64_t>(hk) * p.k_head;
-
-  // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
-  const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
-  const int q_tile0 = first_query / BQ;
-  const int q_tiles = first_query < nq ? (nq + BQ - 1) / BQ - q_tile0 : 0;
-  const int steps = q_tiles * group;
-  auto q_offset = [&](int step) {
-    const int h = hk * group + step / q_tiles;
-    return rows.q + static_cast<int64_t>(h) * p.q_head;
-  };
-  auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
+  const int64_t kv_base = tiles.kv_base();
 
   const SwizzledRows<D> layout;
   load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, nk, layout, HD);
   load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, nk, layout, HD);
   if (steps > 0) {
-    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
-    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
+    load_tile_async<BQ, D, THREADS>(s_q, q + tiles.q_offset(0), p.q_row, tiles.q_row0(0), nq, layout, HD);
+    load_tile_async<BQ, D, THREADS>(s_do, dout + tiles.q_offset(0), p.q_row, tiles.q_row0(0), nq, layout, HD);
   }
   cp_async_commit();
   float acc_dk[1][COLS / 8][4], acc_dv[1][COLS / 8][4];
@@ -104,17 +92,17 @@ __global__ void __launch_bounds__(BackwardTile<tile_dim(HD)>::WARPS * 32)
   for (int step = 0; step < steps; step++) {
     const int stage = step & 1;
     if (step + 1 < steps) {
-      const int64_t next = q_offset(step + 1);
-      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), nq, layout,
+      const int64_t next = tiles.q_offset(step + 1);
+      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, tiles.q_row0(step + 1), nq, layout,
                                       HD);
-      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), nq,
+      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, tiles.q_row0(step + 1), nq,
                                       layout, HD);
       cp_async_commit();
     }
     const T* tile_q = s_q + stage * BQ * D;
     const T* tile_do = s_do + stage * BQ * D;
-    const int i0 = q_row0(step);
-    const HalfScore hs = half_score(p, b, hk * group + step / q_tiles, ALIBI);
+    const int i0 = tiles.q_row0(step);
+    const HalfScore hs = half_score(p, b, tiles.head(step), ALIBI);
     float w[BQ / 8][4], ds[BQ / 8][4];
     zero(w);
     zero(ds);

@@ -136,40 +136,28 @@ __global__ void __launch_bounds__(FusedTile<tile_dim(HD)>::WARPS * 32, 1)
   T* s_ds = s_do + 2 * BQ * D;  // two stages of [BK][BQ]: dSᵀ
 
   const int hk = blockIdx.y, b = blockIdx.z;
-  const int group = p.heads / p.kv_heads;
   const int k0 = static_cast<int>(blockIdx.x) * BK;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const int lane = static_cast<int>(threadIdx.x) & 31;
-  const BackwardRows rows = backward_rows(p, b);
-  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  const KeyTileSteps<BQ, CAUSAL> tiles(p, b, hk, k0);
+  const int nq = tiles.rows.nq, nk = tiles.rows.nk, offset = tiles.offset, steps = tiles.steps;
   if (k0 >= nk) return;  // a shorter sequence of a varlen batch
-  const int64_t kv_base = rows.kv + static_cast<int64_t>(hk) * p.k_head;
-
-  // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
-  const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
-  const int q_tile0 = first_query / BQ;
-  const int q_tiles = first_query < nq ? (nq + BQ - 1) / BQ - q_tile0 : 0;
-  const int steps = q_tiles * group;
-  auto q_offset = [&](int step) {
-    const int h = hk * group + step / q_tiles;
-    return rows.q + static_cast<int64_t>(h) * p.q_head;
-  };
-  auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
+  const int64_t kv_base = tiles.kv_base();
   // This warp's share of dQ: query rows [16·row_block, +16) of the tile, columns [col0, col0 + SLICE).
   const int row_block = warp % Tile::ROW_BLOCKS;
   const int col0 = (warp / Tile::ROW_BLOCKS) * Tile::SLICE;
   auto dq_of_step = [&](int step) {
-    const int i0 = q_row0(step);
+    const int i0 = tiles.q_row0(step);
     add_dq<T, D, BQ, BK, Tile::SLICE>(s_ds + (step & 1) * BK * BQ, s_k, row_block, col0,
-                                      dq_sum + q_offset(step) + i0 * p.q_row, p.q_row, nq - i0, HD);
+                                      dq_sum + tiles.q_offset(step) + i0 * p.q_row, p.q_row, nq - i0, HD);
   };
 
   const SwizzledRows<D> layout;
   load_tile_async<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, nk, layout, HD);
   load_tile_async<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, nk, layout, HD);
   if (steps > 0) {
-    load_tile_async<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
-    load_tile_async<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, layout, HD);
+    load_tile_async<BQ, D, THREADS>(s_q, q + tiles.q_offset(0), p.q_row, tiles.q_row0(0), nq, layout, HD);
+    load_tile_async<BQ, D, THREADS>(s_do, dout + tiles.q_offset(0), p.q_row, tiles.q_row0(0), nq, layout, HD);
   }
   cp_async_commit();
   constexpr int MT = Tile::KEY_BLOCKS;
@@ -188,18 +176,18 @@ __global__ void __launch_bounds__(FusedTile<tile_dim(HD)>::WARPS * 32, 1)
     cp_async_wait_all();
     __syncthreads();
     if (step + 1 < steps) {
-      const int64_t next = q_offset(step + 1);
-      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), nq, layout,
+      const int64_t next = tiles.q_offset(step + 1);
+      load_tile_async<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, tiles.q_row0(step + 1), nq, layout,
                                       HD);
-      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), nq,
+      load_tile_async<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, tiles.q_row0(step + 1), nq,
                                       layout, HD);
       cp_async_commit();
     }
     if (step > 0) dq_of_step(step - 1);
     const T* tile_q = s_q + stage * BQ * D;
     const T* tile_do = s_do + stage * BQ * D;
-    const int i0 = q_row0(step);
-    const HalfScore hs = half_score(p, b, hk * group + step / q_tiles, ALIBI);
+    const int i0 = tiles.q_row0(step);
+    const HalfScore hs = half_score(p, b, tiles.head(step), ALIBI);
     float w[MT][BQ / 8][4], ds[MT][BQ / 8][4];
 #pragma unroll
     for (int m = 0; m < MT; m++) {

@@ -52,26 +52,14 @@ __global__ void __launch_bounds__(256, 1)
   T* s_ds = s_do + 2 * BQ * D;          // two stages of [BQ/64][BK][64]: dSᵀ, keys in rows
 
   const int hk = blockIdx.y, b = blockIdx.z;
-  const int group = p.heads / p.kv_heads;
   const int k0 = static_cast<int>(blockIdx.x) * BK;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int wg = warp >> 2;
-  const BackwardRows rows = backward_rows(p, b);
-  const int nq = rows.nq, nk = rows.nk, offset = nk - nq;
+  const KeyTileSteps<BQ, CAUSAL> tiles(p, b, hk, k0);
+  const int nq = tiles.rows.nq, nk = tiles.rows.nk, offset = tiles.offset, steps = tiles.steps;
   if (k0 >= nk) return;  // a shorter sequence of a varlen batch
-  const int64_t kv_base = rows.kv + static_cast<int64_t>(hk) * p.k_head;
-
-  // Query tiles that see at least one key of this block: query i sees key j when j ≤ i + offset.
-  const int first_query = CAUSAL ? max(0, k0 - offset) : 0;
-  const int q_tile0 = first_query / BQ;
-  const int q_tiles = first_query < nq ? (nq + BQ - 1) / BQ - q_tile0 : 0;
-  const int steps = q_tiles * group;
-  auto q_offset = [&](int step) {
-    const int h = hk * group + step / q_tiles;
-    return rows.q + static_cast<int64_t>(h) * p.q_head;
-  };
-  auto q_row0 = [&](int step) { return (q_tile0 + step % q_tiles) * BQ; };
+  const int64_t kv_base = tiles.kv_base();
 
   // This warpgroup's 64 × 64 block of dQ: query rows [64·dq_rows, +64) of the tile, columns [64·dq_cols, +64).
   const int dq_rows = wg % Tile::DQ_ROW_PANELS, dq_cols = wg / Tile::DQ_ROW_PANELS;
@@ -87,9 +75,9 @@ __global__ void __launch_bounds__(256, 1)
   };
   auto add_dq = [&](int step) {
     pin(dq);
-    const int i0 = q_row0(step) + 64 * dq_rows;
+    const int i0 = tiles.q_row0(step) + 64 * dq_rows;
     const int row = (warp & 3) * 16 + (lane >> 2);
-    float* dst = dq_sum + q_offset(step) + static_cast<int64_t>(i0) * p.q_row + 64 * dq_cols + 2 * (lane & 3);
+    float* dst = dq_sum + tiles.q_offset(step) + static_cast<int64_t>(i0) * p.q_row + 64 * dq_cols + 2 * (lane & 3);
     const int valid_rows = nq - i0;
 #pragma unroll
     for (int n = 0; n < 8; n++) {
@@ -102,8 +90,8 @@ __global__ void __launch_bounds__(256, 1)
   load_tile_wgmma<BK, D, THREADS>(s_k, k + kv_base, p.kv_row, k0, nk, HD);
   load_tile_wgmma<BK, D, THREADS>(s_v, v + kv_base, p.kv_row, k0, nk, HD);
   if (steps > 0) {
-    load_tile_wgmma<BQ, D, THREADS>(s_q, q + q_offset(0), p.q_row, q_row0(0), nq, HD);
-    load_tile_wgmma<BQ, D, THREADS>(s_do, dout + q_offset(0), p.q_row, q_row0(0), nq, HD);
+    load_tile_wgmma<BQ, D, THREADS>(s_q, q + tiles.q_offset(0), p.q_row, tiles.q_row0(0), nq, HD);
+    load_tile_wgmma<BQ, D, THREADS>(s_do, dout + tiles.q_offset(0), p.q_row, tiles.q_row0(0), nq, HD);
   }
   cp_async_commit();
   float acc_dk[D / 2], acc_dv[D / 2];
@@ -122,9 +110,9 @@ __global__ void __launch_bounds__(256, 1)
     fence_async_shared();
     __syncthreads();
     if (step + 1 < steps) {
-      const int64_t next = q_offset(step + 1);
-      load_tile_wgmma<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, q_row0(step + 1), nq, HD);
-      load_tile_wgmma<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, q_row0(step + 1), nq, HD);
+      const int64_t next = tiles.q_offset(step + 1);
+      load_tile_wgmma<BQ, D, THREADS>(s_q + (stage ^ 1) * BQ * D, q + next, p.q_row, tiles.q_row0(step + 1), nq, HD);
+      load_tile_wgmma<BQ, D, THREADS>(s_do + (stage ^ 1) * BQ * D, dout + next, p.q_row, tiles.q_row0(step + 1), nq, HD);
       cp_async_commit();
     }
     const T* tile_q = s_q + stage * BQ * D;
@@ -146,8 +134,8 @@ __global__ void __launch_bounds__(256, 1)
     pin(w_flat);
     pin(ds_flat);
 
-    const int i0 = q_row0(step);
-    const HalfScore hs = half_score(p, b, hk * group + step / q_tiles, ALIBI);
+    const int i0 = tiles.q_row0(step);
+    const HalfScore hs = half_score(p, b, tiles.head(step), ALIBI);
     // Queries past Nq were loaded as zeros (dO too), so their dS and dO rows add nothing.
     const int key0 = k0 + key_row;
     if (CAUSAL && key0 + 15 > i0 + offset) {
